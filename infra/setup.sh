@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the platform needs on a fresh machine (no Docker): uv, the Python
+# workspace, Java 17 + Maven for the Kafka broker (Debian packages, as root), and the
+# Kafka jars (fetched once into ~/.cache/platform). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: please install ${need_apt[*]} (Java 17 and Maven run the Kafka broker)" >&2
+    exit 1
+  fi
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet --user "uv==0.13.8" 2>/dev/null \
+    || python3 -m pip install --quiet "uv==0.13.8"
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+
+uv sync --all-packages --frozen
+uv run python infra/stack.py prepare
+echo "setup: done. Next: make up"
