@@ -41,16 +41,22 @@ async def test_service_role_cannot_log_in_with_a_wrong_password() -> None:
 
 async def test_kafka_round_trips_a_keyed_message_with_headers() -> None:
     topic = f"test.stack.{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all",
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers="127.0.0.1:9092", acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
-        await producer.send_and_wait(topic, b'{"ok":true}', key=b"k1",
-                                     headers=[("ce_type", b"test.probe")])
+        await producer.send_and_wait(
+            topic, b'{"ok":true}', key=b"k1", headers=[("ce_type", b"test.probe")]
+        )
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers="127.0.0.1:9092",
-                                auto_offset_reset="earliest", group_id=f"g-{topic}")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers="127.0.0.1:9092",
+        auto_offset_reset="earliest",
+        group_id=f"g-{topic}",
+    )
     await consumer.start()
     try:
         record = await asyncio.wait_for(consumer.getone(), timeout=30)
@@ -77,8 +83,13 @@ async def test_typesense_serves_its_api_with_the_key_only() -> None:
         assert (await client.get("/collections")).status_code == 401
         name = f"probe_{uuid.uuid4().hex[:8]}"
         headers = {"X-TYPESENSE-API-KEY": TYPESENSE_KEY}
-        created = await client.post("/collections", headers=headers, json={
-            "name": name, "fields": [{"name": "title", "type": "string"}],
-        })
+        created = await client.post(
+            "/collections",
+            headers=headers,
+            json={
+                "name": name,
+                "fields": [{"name": "title", "type": "string"}],
+            },
+        )
         assert created.status_code == 201, created.text
         await client.delete(f"/collections/{name}", headers=headers)

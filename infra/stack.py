@@ -143,8 +143,16 @@ def ensure_pg_user() -> None:
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             PG_SYSTEM_USER])
+        run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ]
+        )
 
 
 def as_pg_user(cmd: list[str]) -> list[str]:
@@ -166,10 +174,24 @@ def init_postgres() -> None:
             os.chown(p, uid, -1)
     data.chmod(0o700)
     log(f"initialising PostgreSQL cluster in {data}")
-    run(as_pg_user([
-        str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
-        "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
-    ]), stdout=subprocess.DEVNULL)
+    run(
+        as_pg_user(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+    )
     pwfile.unlink()
 
 
@@ -193,9 +215,26 @@ def psql(sql: str, database: str = "postgres") -> str:
     port = CONFIG["servers"]["postgres"]["port"]
     env = {**os.environ, "PGPASSWORD": PG_SUPERUSER_PASSWORD}
     out = subprocess.run(
-        [str(pg_home() / "bin" / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-         "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql],
-        check=True, capture_output=True, text=True, env=env,
+        [
+            str(pg_home() / "bin" / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAtX",
+            "-c",
+            sql,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return out.stdout.strip()
 
@@ -231,9 +270,19 @@ def kafka_libs() -> Path:
         return libs
     log(f"fetching Apache Kafka {version} jars from Maven Central (once)")
     shutil.rmtree(libs, ignore_errors=True)
-    run(["mvn", "-q", "-B", "-f", str(ROOT / "infra" / "kafka" / "pom.xml"),
-         f"-Dkafka.version={version}", "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={libs}"])
+    run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(ROOT / "infra" / "kafka" / "pom.xml"),
+            f"-Dkafka.version={version}",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={libs}",
+        ]
+    )
     marker.touch()
     return libs
 
@@ -291,9 +340,21 @@ def format_kafka(conf: Path) -> None:
 
         id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
     log("formatting Kafka storage (KRaft)")
-    run(["java", "-cp", f"{kafka_libs()}/*", "kafka.tools.StorageTool", "format",
-         "-t", id_file.read_text().strip(), "-c", str(conf), "--ignore-formatted"],
-        stdout=subprocess.DEVNULL)
+    run(
+        [
+            "java",
+            "-cp",
+            f"{kafka_libs()}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            id_file.read_text().strip(),
+            "-c",
+            str(conf),
+            "--ignore-formatted",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def kafka_command(conf: Path) -> str:
@@ -398,8 +459,14 @@ def programs(servers_only: bool) -> list[Program]:
     s = CONFIG["servers"]
     conf = kafka_config()
     progs = [
-        Program("postgres", pg_command(), s["postgres"]["port"], "servers",
-                user=PG_SYSTEM_USER if IS_ROOT else None, stopsignal="INT"),
+        Program(
+            "postgres",
+            pg_command(),
+            s["postgres"]["port"],
+            "servers",
+            user=PG_SYSTEM_USER if IS_ROOT else None,
+            stopsignal="INT",
+        ),
         Program("redis", redis_command(), s["redis"]["port"], "servers"),
         Program("kafka", kafka_command(conf), s["kafka"]["port"], "servers"),
         Program("typesense", typesense_command(), s["typesense"]["port"], "servers"),
@@ -408,20 +475,38 @@ def programs(servers_only: bool) -> list[Program]:
         return progs
     for name, svc in services_present().items():
         rest = svc["command"].partition(" ")[2]
-        progs.append(Program(name, f"{service_executable(svc)} {rest}".strip(), svc["port"], "services",
-                             env={"PYTHONUNBUFFERED": "1"}))
+        progs.append(
+            Program(
+                name,
+                f"{service_executable(svc)} {rest}".strip(),
+                svc["port"],
+                "services",
+                env={"PYTHONUNBUFFERED": "1", **svc.get("env", {})},
+            )
+        )
     return progs
 
 
 def write_supervisor_conf(progs: list[Program]) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     lines = [
-        "[unix_http_server]", f"file={DATA / 'supervisor.sock'}", "chmod=0700", "",
-        "[supervisord]", f"logfile={LOGS / 'supervisord.log'}", f"pidfile={DATA / 'supervisord.pid'}",
-        "loglevel=warn", f"directory={ROOT}", "minfds=16384", "",
+        "[unix_http_server]",
+        f"file={DATA / 'supervisor.sock'}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={LOGS / 'supervisord.log'}",
+        f"pidfile={DATA / 'supervisord.pid'}",
+        "loglevel=warn",
+        f"directory={ROOT}",
+        "minfds=16384",
+        "",
         "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-        "[supervisorctl]", f"serverurl=unix://{DATA / 'supervisor.sock'}", "",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{DATA / 'supervisor.sock'}",
+        "",
     ]
     for group in ("servers", "services"):
         members = [p.name for p in progs if p.group == group]
@@ -453,8 +538,12 @@ def write_supervisor_conf(progs: list[Program]) -> None:
 
 
 def supervisorctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "supervisorctl"), "-c", str(SUPERVISOR_CONF), *args],
-                          check=check, capture_output=True, text=True)
+    return subprocess.run(
+        [str(VENV_BIN / "supervisorctl"), "-c", str(SUPERVISOR_CONF), *args],
+        check=check,
+        capture_output=True,
+        text=True,
+    )
 
 
 def supervisor_running() -> bool:
@@ -470,8 +559,11 @@ def supervisor_running() -> bool:
 
 def running_programs() -> set[str]:
     out = supervisorctl("status", check=False).stdout
-    return {line.split()[0].split(":")[-1] for line in out.splitlines()
-            if len(line.split()) > 1 and line.split()[1] in ("RUNNING", "STARTING")}
+    return {
+        line.split()[0].split(":")[-1]
+        for line in out.splitlines()
+        if len(line.split()) > 1 and line.split()[1] in ("RUNNING", "STARTING")
+    }
 
 
 def check_ports(progs: list[Program], ours: set[str]) -> None:
@@ -519,8 +611,12 @@ def up(servers_only: bool) -> None:
     wait_until("postgres", lambda: psql("SELECT 1") == "1", 60, LOGS / "postgres.log")
     bootstrap_databases()
     wait_until("redis", redis_ready, 30, LOGS / "redis.log")
-    wait_until("typesense", lambda: http_ok(f"http://127.0.0.1:{s['typesense']['port']}/health"),
-               90, LOGS / "typesense.log")
+    wait_until(
+        "typesense",
+        lambda: http_ok(f"http://127.0.0.1:{s['typesense']['port']}/health"),
+        90,
+        LOGS / "typesense.log",
+    )
     wait_until("kafka", kafka_ready, 120, LOGS / "kafka.log")
     log("servers ready: postgres :5432, redis :6379, kafka :9092, typesense :8108")
     if servers_only:
@@ -532,8 +628,12 @@ def up(servers_only: bool) -> None:
     for p in services:
         svc = CONFIG["services"][p.name]
         health = svc.get("health", "/readyz")
-        wait_until(p.name, lambda p=p, h=health: http_ok(f"http://127.0.0.1:{p.port}{h}"), 90,
-                   LOGS / f"{p.name}.log")
+        wait_until(
+            p.name,
+            lambda p=p, h=health: http_ok(f"http://127.0.0.1:{p.port}{h}"),
+            90,
+            LOGS / f"{p.name}.log",
+        )
     log("platform ready:")
     for p in services:
         log(f"  {p.name:<10} http://127.0.0.1:{p.port}")
@@ -574,7 +674,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="start servers and services (idempotent)")
-    p_up.add_argument("--servers-only", action="store_true", help="PostgreSQL, Redis, Kafka, Typesense")
+    p_up.add_argument(
+        "--servers-only", action="store_true", help="PostgreSQL, Redis, Kafka, Typesense"
+    )
     sub.add_parser("prepare", help="install server binaries and jars, nothing started")
     sub.add_parser("down", help="stop everything this stack started")
     sub.add_parser("status", help="what is running")
@@ -600,8 +702,11 @@ def main() -> None:
         print(f"[stack] error: {exc}", file=sys.stderr)
         sys.exit(1)
     except subprocess.CalledProcessError as exc:
-        print(f"[stack] error: {' '.join(map(str, exc.cmd))} failed ({exc.returncode})\n"
-              f"{exc.stderr or ''}", file=sys.stderr)
+        print(
+            f"[stack] error: {' '.join(map(str, exc.cmd))} failed ({exc.returncode})\n"
+            f"{exc.stderr or ''}",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -1,0 +1,125 @@
+"""Async SQLAlchemy 2 (asyncpg) bound to the service's schema; one transaction per unit.
+
+``Database(settings)`` owns the engine; every pooled connection has
+``search_path=<db_schema>``. ``db.session()`` is the only place a transaction commits:
+services add and flush, the request scope (:data:`Session`) or the consumer scope commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from kit.settings import ServiceSettings
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_metadata(schema: str) -> MetaData:
+    """A ``MetaData`` whose tables live in ``schema``, with stable constraint names."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def make_base(schema: str) -> type[DeclarativeBase]:
+    """A declarative base whose metadata uses ``schema``.
+
+    For mypy-friendly models, declare the base yourself with the same metadata::
+
+        class Base(DeclarativeBase):
+            metadata = make_metadata("identity")
+    """
+
+    class Base(DeclarativeBase):
+        metadata = make_metadata(schema)
+
+    return Base
+
+
+def connect_args(settings: ServiceSettings) -> dict[str, Any]:
+    """asyncpg connect args that pin ``search_path`` to the service schema."""
+    return {
+        "server_settings": {
+            "search_path": settings.db_schema,
+            "application_name": settings.service_name,
+        }
+    }
+
+
+class Database:
+    """The service's engine and session factory.
+
+    Sessions carry ``info={"service": ..., "schema": ...}`` so kit helpers
+    (``record_event``) know the event source and NOTIFY channel.
+    """
+
+    def __init__(self, settings: ServiceSettings, *, engine: AsyncEngine | None = None) -> None:
+        self.settings = settings
+        self.schema = settings.db_schema
+        self.engine = engine or create_async_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_pre_ping=True,
+            echo=settings.db_echo,
+            connect_args=connect_args(settings),
+        )
+        self.sessionmaker = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            info={"service": settings.service_name, "schema": settings.db_schema},
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: commits when the block succeeds, rolls back on any error.
+
+        A failing commit raises (after rollback); nothing half-written remains.
+        """
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1``; raises if the database is unreachable."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: the request's session, one transaction per request.
+
+    Use it through :data:`Session`, whose ``scope="function"`` makes FastAPI close it
+    right after the endpoint returns and before the response is sent: the commit happens
+    first, and a failing commit becomes a problem response instead of a 2xx for data that
+    was never stored. Any exception raised by the endpoint rolls the transaction back.
+    """
+    db: Database = request.app.state.db
+    async with db.session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,5 @@
+"""Alembic environment of the kit's own integration tests (schema ``kittest``)."""
+
+from kit.migrations import run_alembic_env
+
+run_alembic_env(None, "kittest")
