@@ -194,7 +194,6 @@ class Stack:
     down_port: int
 
     def routes(self) -> RouteTable:
-        host = "127.0.0.1"
         return RouteTable.from_mapping(
             {
                 "routes": {
