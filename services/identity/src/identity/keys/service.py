@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -107,8 +107,14 @@ class KeyRing:
     """
 
     settings: IdentitySettings
+    #: How long an active key's row is trusted before it is read again. A rotation
+    #: leaves the old key valid until its tokens expire, so a short delay in noticing
+    #: it changes no verification outcome; it saves a query on every request.
+    active_recheck: timedelta = timedelta(seconds=30)
     _private: dict[str, RSAPrivateKey] = field(default_factory=dict)
-    _public: dict[str, tuple[RSAPublicKey, datetime | None, bool]] = field(default_factory=dict)
+    _public: dict[str, tuple[RSAPublicKey, datetime | None, bool, datetime]] = field(
+        default_factory=dict
+    )
 
     async def signing_key(self, session: AsyncSession) -> tuple[str, RSAPrivateKey]:
         """The active key id and private key; raises :class:`NoActiveSigningKey`."""
@@ -129,16 +135,17 @@ class KeyRing:
         """The public key for ``kid`` while it is published in JWKS, else ``None``."""
         now = now or datetime.now(UTC)
         cached = self._public.get(kid)
-        if cached is not None and not cached[2]:
-            public, until, _ = cached
-            return public if published_in_jwks(active=False, retire_at=until, now=now) else None
+        if cached is not None:
+            public, until, active, fetched_at = cached
+            # Retired keys are final; active ones may be rotated out by another process.
+            if not active or now - fetched_at < self.active_recheck:
+                published = published_in_jwks(active=active, retire_at=until, now=now)
+                return public if published else None
         row = await repository.get(session, kid)
         if row is None:
             return None
         public = public_key_from_jwk(row.public_jwk)
-        # Active keys are re-read each time (they may be rotated out by another
-        # process); retired keys are final, so cache them with their deadline.
-        self._public[kid] = (public, row.retire_at, row.active)
+        self._public[kid] = (public, row.retire_at, row.active, now)
         if not published_in_jwks(active=row.active, retire_at=row.retire_at, now=now):
             return None
         return public
