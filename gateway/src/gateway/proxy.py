@@ -121,12 +121,12 @@ async def stream_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
 
 def upstream_problem(exc: Exception, context: str) -> ProblemError:
     """The problem a failed upstream exchange is shown as (and count it)."""
+    kind: str
+    err: ProblemError
     if isinstance(exc, UpstreamUnavailable):
-        kind, err = (
-            "unavailable",
-            ServiceUnavailable(
-                f"The {context} service is unavailable.", headers={"Retry-After": "1"}
-            ),
+        kind = "unavailable"
+        err = ServiceUnavailable(
+            f"The {context} service is unavailable.", headers={"Retry-After": "1"}
         )
     elif isinstance(exc, UpstreamTimeout):
         kind, err = "timeout", GatewayTimeout(f"The {context} service did not answer in time.")
