@@ -151,15 +151,37 @@ class EventConsumer:
         self._consumer = consumer
         await consumer.start()
         while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=200)
-            for tp, records in batches.items():
-                for record in records:
-                    if self._stopping.is_set():
-                        return
-                    await self.process(record)
-                    # The effect is committed; only now may the offset move past it.
-                    await consumer.commit({tp: record.offset + 1})
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            if batches:
+                # Partitions are independent streams: apply them concurrently, each in order.
+                results = await asyncio.gather(
+                    *(self._process_partition(consumer, tp, rs) for tp, rs in batches.items()),
+                    return_exceptions=True,
+                )
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
             await self._report_lag(consumer)
+
+    async def _process_partition(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
+    ) -> None:
+        """Apply one partition's records in order, then commit the offset past them.
+
+        Offsets move only past effects that are committed. One commit per batch: a
+        crash before it redelivers events whose inbox rows already exist, so they
+        change nothing.
+        """
+        next_offset: int | None = None
+        try:
+            for record in records:
+                if self._stopping.is_set():
+                    break
+                await self.process(record)
+                next_offset = record.offset + 1
+        finally:
+            if next_offset is not None:
+                await consumer.commit({tp: next_offset})
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
