@@ -81,6 +81,7 @@ class EventConsumer:
         validate: bool = True,
         auto_offset_reset: str = "earliest",
         consumer_kwargs: dict[str, Any] | None = None,
+        start_timeout_s: float = 30.0,
     ) -> None:
         if not topics:
             raise ValueError("EventConsumer needs at least one topic")
@@ -95,6 +96,7 @@ class EventConsumer:
         self.validate = validate
         self.auto_offset_reset = auto_offset_reset
         self.consumer_kwargs = consumer_kwargs or {}
+        self.start_timeout_s = start_timeout_s
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -149,7 +151,9 @@ class EventConsumer:
             **self.consumer_kwargs,
         )
         self._consumer = consumer
-        await consumer.start()
+        # A broker that accepts connections but is not serving yet can stall start();
+        # time out and go through run()'s backoff instead of waiting forever.
+        await asyncio.wait_for(consumer.start(), self.start_timeout_s)
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             if batches:
