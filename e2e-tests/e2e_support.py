@@ -158,3 +158,21 @@ async def wait_for_kafka(timeout: float = 120) -> None:
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+async def open_direct(api: httpx.AsyncClient, a: User, b: User, *, within: float = 20) -> str:
+    """The id of a's direct conversation with b (messaging), once messaging has learnt of
+    b from identity's events (until then b is an unknown user there: 404)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        resp = await api.post(
+            "/v1/messaging/conversations/direct", json={"user_id": b.id}, headers=a.auth
+        )
+        if resp.status_code in (200, 201):
+            conversation_id: str = resp.json()["id"]
+            return conversation_id
+        assert resp.status_code == 404, resp.text
+        if loop.time() > deadline:
+            raise AssertionError(f"messaging never learnt of user {b.id}")
+        await asyncio.sleep(0.2)

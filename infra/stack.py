@@ -463,7 +463,9 @@ def services_present() -> dict[str, dict]:
     }
 
 
-def programs(servers_only: bool) -> list[Program]:
+def programs() -> list[Program]:
+    """Every program the stack knows; services are written to the config even when
+    only the servers are started, so `up --servers-only` never unloads running ones."""
     s = CONFIG["servers"]
     conf = kafka_config()
     progs = [
@@ -479,8 +481,6 @@ def programs(servers_only: bool) -> list[Program]:
         Program("kafka", kafka_command(conf), s["kafka"]["port"], "servers"),
         Program("typesense", typesense_command(), s["typesense"]["port"], "servers"),
     ]
-    if servers_only:
-        return progs
     for name, svc in services_present().items():
         rest = svc["command"].partition(" ")[2]
         progs.append(
@@ -604,9 +604,9 @@ def prepare() -> None:
 
 def up(servers_only: bool) -> None:
     prepare()
-    progs = programs(servers_only)
+    progs = programs()
     ours = running_programs() if supervisor_running() else set()
-    check_ports(progs, ours)
+    check_ports([p for p in progs if not servers_only or p.group == "servers"], ours)
     format_kafka(DATA / "kafka" / "server.properties")
     write_supervisor_conf(progs)
     if supervisor_running():

@@ -30,7 +30,7 @@ ENVELOPE_URI = f"{BASE_URI}envelope/v1.json"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 _SCHEMA_FILE = re.compile(
-    r"^(?P<aggregate>[a-z][a-z0-9-]*)\.(?P<action>[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)*)"
+    r"^(?P<aggregate>[a-z][a-z0-9-]*)\.(?P<action>[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)*)"
     r"\.v(?P<major>[1-9][0-9]*)\.json$"
 )
 _CONTEXT = re.compile(r"^[a-z][a-z0-9-]*$")

@@ -154,19 +154,19 @@ def test_dropping_a_schema_file_adds_an_event_type_on_its_aggregates_topic(schem
 
 
 def test_a_new_aggregate_needs_a_topic_map_entry(schemas):
-    _add_schema(schemas, "content", "post.created")
+    _add_schema(schemas, "economy", "wallet.opened")
     with pytest.raises(
-        ContractError, match=r"0 topics in topics.json carry aggregate 'content.post'"
+        ContractError, match=r"0 topics in topics.json carry aggregate 'economy.wallet'"
     ):
         Registry.load(schemas)
     topics = json.loads((schemas / "topics.json").read_text())
-    topics["topics"]["content.post.v1"] = {
-        "description": "Posts.",
-        "aggregates": {"content.post": {"key": "post_id"}},
+    topics["topics"]["economy.wallet.v1"] = {
+        "description": "Wallets.",
+        "aggregates": {"economy.wallet": {"key": "wallet_id"}},
     }
     (schemas / "topics.json").write_text(json.dumps(topics))
     registry = Registry.load(schemas)
-    assert registry.topic_map()["content.post.v1"] == ["content.post.created"]
+    assert registry.topic_map()["economy.wallet.v1"] == ["economy.wallet.opened"]
 
 
 def test_a_new_major_version_lives_on_its_own_topic_and_becomes_the_default(schemas):

@@ -126,6 +126,9 @@ def create_app(
             if db is not None:
                 await db.dispose()
 
+    # The kit traces and measures requests itself (kit.tracing, kit.metrics); FastAPI's
+    # own telemetry would record every request a second time.
+    fastapi_kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
     app = FastAPI(title=title, version=version, lifespan=_lifespan, **fastapi_kwargs)
     app.state.settings = settings
     app.state.db = db

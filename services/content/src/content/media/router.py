@@ -1,0 +1,77 @@
+"""Media endpoints: multipart upload, and serving the stored bytes back.
+
+Objects never change once stored, so they are served with a strong ETag (the SHA-256
+of the bytes) and ``Cache-Control: public, max-age=31536000, immutable``. Media ids
+are unguessable; anyone holding a media URL may fetch it, as from a CDN.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+from kit.auth import CurrentUser
+from kit.db import Session
+from kit.errors import NotFound, PayloadTooLarge, problem_responses
+
+from content.media import repository, service
+from content.media.schemas import MediaOut
+from content.runtime import Rt
+
+router = APIRouter(tags=["media"])
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: Multipart framing allowed on top of the largest file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@router.post(
+    "/media",
+    status_code=201,
+    response_model=MediaOut,
+    responses=problem_responses(401, 413, 415, 422),
+)
+async def upload_media(
+    request: Request,
+    file: Annotated[UploadFile, File(description="The image or video")],
+    user: CurrentUser,
+    session: Session,
+    rt: Rt,
+) -> MediaOut:
+    """Upload an image (JPEG, PNG, GIF, WebP) or video (MP4, WebM) as form field ``file``.
+    The type is judged by the bytes, not the name or declared type."""
+    settings = rt.settings
+    declared = request.headers.get("content-length")
+    ceiling = max(settings.image_max_bytes, settings.video_max_bytes) + MULTIPART_OVERHEAD
+    if declared is not None and declared.isdigit() and int(declared) > ceiling:
+        raise PayloadTooLarge(f"The upload exceeds {ceiling} bytes.", limit=ceiling)
+    media = await service.upload(session, rt, user.user_id, file)
+    return service.media_out(media, settings.media_base_url)
+
+
+@router.get("/media/{media_id}", responses=problem_responses(404))
+async def serve_media(media_id: uuid.UUID, request: Request, session: Session, rt: Rt) -> Response:
+    """The stored bytes with their type, length, ETag and immutable caching."""
+    media = await repository.get(session, media_id)
+    if media is None:
+        raise NotFound("No such media.")
+    etag = f'"{media.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": IMMUTABLE,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "inline",
+    }
+    inm = request.headers.get("if-none-match")
+    if inm is not None and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]):
+        return Response(status_code=304, headers=headers)
+    try:
+        size = await rt.storage.size(media.storage_key)
+    except FileNotFoundError:
+        raise NotFound("The media's bytes are missing.") from None
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(
+        rt.storage.open(media.storage_key), media_type=media.content_type, headers=headers
+    )

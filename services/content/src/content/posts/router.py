@@ -1,0 +1,69 @@
+"""Post endpoints: create, read, edit, delete, record a view."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+from kit.auth import CurrentUser, OptionalUser
+from kit.db import Session
+from kit.errors import problem_responses
+
+from content.posts import service
+from content.posts.schemas import PostCreate, PostOut, PostUpdate
+from content.runtime import AfterCommit, Rt
+
+router = APIRouter(tags=["posts"])
+
+
+@router.post(
+    "/posts",
+    status_code=201,
+    response_model=PostOut,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def create_post(body: PostCreate, user: CurrentUser, session: Session, rt: Rt) -> PostOut:
+    """Publish a post or reel; hashtags and @mentions are extracted from its text."""
+    state = await service.create(session, rt, user.user_id, body)
+    return (await service.outs(session, [state]))[0]
+
+
+@router.get("/posts/{post_id}", response_model=PostOut, responses=problem_responses(401, 404))
+async def read_post(post_id: uuid.UUID, user: OptionalUser, session: Session, rt: Rt) -> PostOut:
+    """A post the caller may see (404 otherwise); counts as a view."""
+    state = await service.visible_state(session, rt, user.user_id if user else None, post_id)
+    await rt.views.record(post_id)
+    return (await service.outs(session, [state]))[0]
+
+
+@router.patch(
+    "/posts/{post_id}", response_model=PostOut, responses=problem_responses(401, 403, 404, 422)
+)
+async def edit_post(
+    hooks: AfterCommit,
+    post_id: uuid.UUID,
+    body: PostUpdate,
+    user: CurrentUser,
+    session: Session,
+    rt: Rt,
+) -> PostOut:
+    """Edit the text or media of one's own post; ``edited_at`` records when."""
+    state = await service.update_post(session, rt, hooks, user.user_id, post_id, body)
+    return (await service.outs(session, [state]))[0]
+
+
+@router.delete("/posts/{post_id}", status_code=204, responses=problem_responses(401, 403, 404))
+async def delete_post(
+    hooks: AfterCommit, post_id: uuid.UUID, user: CurrentUser, session: Session, rt: Rt
+) -> Response:
+    """Delete a post (its author, or a moderator of its community)."""
+    await service.delete_post(session, rt, hooks, user.user_id, post_id)
+    return Response(status_code=204)
+
+
+@router.post("/posts/{post_id}/views", status_code=202, responses=problem_responses(401, 404))
+async def record_view(post_id: uuid.UUID, user: OptionalUser, session: Session, rt: Rt) -> Response:
+    """Count one view of a post shown in a feed (buffered; reaches the post in seconds)."""
+    await service.visible_state(session, rt, user.user_id if user else None, post_id)
+    await rt.views.record(post_id)
+    return Response(status_code=202)

@@ -1,0 +1,83 @@
+"""Process-wide collaborators of the content service, kept on ``app.state.content``.
+
+Also :data:`AfterCommit`: work (cache invalidation) that must run only once the
+request's transaction has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from content.media.storage import LocalDiskStorage, Storage
+from content.posts.cache import PostCache
+from content.reactions.views import ViewCounter
+from content.settings import ContentSettings
+from content.timelines.store import TimelineStore
+
+
+@dataclass
+class Runtime:
+    settings: ContentSettings
+    redis: Redis
+    storage: Storage
+    posts: PostCache
+    timelines: TimelineStore
+    views: ViewCounter
+
+    @classmethod
+    def from_settings(cls, settings: ContentSettings, *, redis: Redis | None = None) -> Runtime:
+        redis = redis or Redis.from_url(settings.redis_url)
+        return cls(
+            settings=settings,
+            redis=redis,
+            storage=LocalDiskStorage(settings.media_dir),
+            posts=PostCache(
+                redis,
+                ttl_s=settings.post_cache_ttl_s,
+                lock_s=settings.post_cache_lock_s,
+            ),
+            timelines=TimelineStore(redis, max_entries=settings.timeline_max_entries),
+            views=ViewCounter(redis),
+        )
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.content
+    return runtime
+
+
+Rt = Annotated[Runtime, Depends(get_runtime)]
+
+
+@dataclass
+class AfterCommitHooks:
+    """Callbacks to run after the request's transaction committed (never on failure)."""
+
+    callbacks: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+    def add(self, callback: Callable[[], Awaitable[object]]) -> None:
+        self.callbacks.append(callback)
+
+    async def run(self) -> None:
+        for callback in self.callbacks:
+            await callback()
+
+
+async def _after_commit() -> AsyncIterator[AfterCommitHooks]:
+    hooks = AfterCommitHooks()
+    yield hooks
+    # Reached only when the endpoint succeeded. This dependency is set up before the
+    # request's Session (it must be the endpoint's first parameter), so it is torn down
+    # after the Session committed, and still before the response is sent.
+    await hooks.run()
+
+
+AfterCommit = Annotated[AfterCommitHooks, Depends(_after_commit, scope="function")]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import png, post
+
+pytestmark = pytest.mark.integration
+
+
+async def test_image_upload_is_typed_by_bytes_measured_and_served_immutably(
+    client: httpx.AsyncClient, person
+) -> None:
+    owner = await person()
+    data = png((40, 30))
+    resp = await client.post(
+        "/media",
+        files={"file": ("holiday.exe", data, "application/octet-stream")},
+        headers=owner.auth,
+    )
+    assert resp.status_code == 201, resp.text
+    media = resp.json()
+    assert media["content_type"] == "image/png"
+    assert (media["width"], media["height"]) == (40, 30) and media["size_bytes"] == len(data)
+    assert media["url"].endswith(f"/media/{media['id']}")
+    served = await client.get(f"/media/{media['id']}")
+    assert served.status_code == 200 and served.content == data
+    assert served.headers["content-type"] == "image/png"
+    assert "immutable" in served.headers["cache-control"]
+    etag = served.headers["etag"]
+    again = await client.get(f"/media/{media['id']}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+
+    attached = await post(client, owner, "", media_ids=[media["id"]])
+    assert attached["media"][0]["media_id"] == media["id"]
+    assert attached["media"][0]["width"] == 40
+
+
+async def test_bad_uploads_get_clear_problems(client: httpx.AsyncClient, person) -> None:
+    owner, other = await person(), await person()
+    wrong = await client.post(
+        "/media",
+        files={"file": ("cat.png", b"%PDF-1.7 not an image", "image/png")},
+        headers=owner.auth,
+    )
+    assert wrong.status_code == 415 and "image/png" in wrong.json()["allowed"]
+    broken = await client.post(
+        "/media", files={"file": ("x.png", png()[:40], "image/png")}, headers=owner.auth
+    )
+    assert broken.status_code == 422
+    oversize = b"\x89PNG\r\n\x1a\n" + b"\x00" * 300_001  # image limit in tests: 300 000 bytes
+    big = await client.post(
+        "/media", files={"file": ("big.png", oversize, "image/png")}, headers=owner.auth
+    )
+    assert big.status_code == 413 and big.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    empty = await client.post(
+        "/media", files={"file": ("e.png", b"", "image/png")}, headers=owner.auth
+    )
+    assert empty.status_code == 422
+    assert (
+        await client.post("/media", files={"file": ("a.png", png(), "image/png")})
+    ).status_code == 401
+    # Someone else's media cannot be attached; a reel needs a video.
+    mine = (
+        await client.post(
+            "/media", files={"file": ("a.png", png(), "image/png")}, headers=owner.auth
+        )
+    ).json()
+    stolen = await client.post(
+        "/posts", json={"text": "x", "media_ids": [mine["id"]]}, headers=other.auth
+    )
+    assert stolen.status_code == 422
+    reel = await client.post(
+        "/posts", json={"kind": "reel", "media_ids": [mine["id"]]}, headers=owner.auth
+    )
+    assert reel.status_code == 422
+    assert (await client.get("/media/01a21659-8c27-740d-86d1-203185ad3b23")).status_code == 404
+
+
+async def test_video_upload_makes_a_reel(client: httpx.AsyncClient, person) -> None:
+    owner = await person()
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 1000
+    resp = await client.post(
+        "/media", files={"file": ("clip", mp4, "video/mp4")}, headers=owner.auth
+    )
+    assert resp.status_code == 201 and resp.json()["content_type"] == "video/mp4"
+    assert resp.json()["width"] is None
+    reel = await post(client, owner, "#reel", kind="reel", media_ids=[resp.json()["id"]])
+    assert reel["kind"] == "reel"
+    reels = (await client.get(f"/users/{owner.id}/posts", params={"kind": "reel"})).json()
+    assert [p["id"] for p in reels["items"]] == [reel["id"]]

@@ -1,0 +1,330 @@
+"""Sending, reading, editing and deleting messages; read receipts.
+
+Only participants reach a conversation's messages (404 for anyone else). In a direct
+conversation, a block in either direction stops sending (403). Each message gets the
+next ``seq`` of its conversation under a row lock on the conversation, so history and
+unread counts have one order. A send with an ``Idempotency-Key`` that repeats an
+earlier one (same sender, same body, key younger than its TTL) returns the first
+message and changes nothing; the same key with another body is a 422. Recipients who
+are offline (no presence key) and have not muted the conversation get a ``message``
+notification. Every change records its event in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from kit.errors import BadRequest, Forbidden, Gone, NotFound, UnprocessableEntity
+from kit.ids import uuid7
+from kit.pagination import decode_cursor, encode_cursor
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messaging.conversations import repository as conversations
+from messaging.conversations.service import require_participant
+from messaging.graph import repository as graph
+from messaging.messages import events, repository
+from messaging.messages.schemas import (
+    AttachmentOut,
+    EditIn,
+    MessageOut,
+    MessagePage,
+    ReadOut,
+    SendIn,
+)
+from messaging.models import Conversation, Message
+from messaging.notifications import presence
+from messaging.notifications import service as notifications
+from messaging.settings import MessagingSettings
+
+MAX_KEY_LENGTH = 255
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """The key, or None when absent; 400 when empty, too long or unprintable."""
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise BadRequest(
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.",
+            title="Invalid Idempotency-Key",
+        )
+    return key
+
+
+def request_hash(conversation_id: uuid.UUID, body: SendIn) -> str:
+    canonical = orjson.dumps(
+        {"c": str(conversation_id), "b": body.model_dump(mode="json")},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def to_out(message: Message) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        text=message.text,
+        reply_to_id=message.reply_to_id,
+        attachments=[AttachmentOut(**a) for a in message.attachments],
+        created_at=message.created_at,
+        edited_at=message.edited_at,
+        deleted=message.deleted_at is not None,
+    )
+
+
+def _check_text(text: str, settings: MessagingSettings) -> None:
+    if len(text) > settings.message_max_chars:
+        raise UnprocessableEntity(
+            f"A message has at most {settings.message_max_chars} characters.",
+            title="Message too long",
+        )
+
+
+async def _require_can_send(
+    session: AsyncSession, conversation: Conversation, sender_id: uuid.UUID
+) -> None:
+    if conversation.kind != "direct":
+        return
+    assert conversation.pair_low is not None and conversation.pair_high is not None
+    other = conversation.pair_high if conversation.pair_low == sender_id else conversation.pair_low
+    if await graph.blocked_between(session, sender_id, other):
+        raise Forbidden("You cannot message this user.", title="Messaging not allowed")
+    if not await graph.live_users(session, {other}):
+        raise Gone("This user's account no longer exists.", title="Account deleted")
+
+
+@dataclass
+class SendResult:
+    message: Message
+    replayed: bool
+
+
+async def send(
+    session: AsyncSession,
+    redis: Redis,
+    settings: MessagingSettings,
+    *,
+    sender_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    body: SendIn,
+    idempotency_key: str | None,
+    now: datetime,
+) -> SendResult:
+    """Send a message. 404 for a non-participant, 403 when blocked, 410 when the other
+    side of a direct conversation deleted their account, 422 for an empty or too long
+    message, a reply to a message of another conversation, or a reused key."""
+    key = check_idempotency_key(idempotency_key)
+    fingerprint = request_hash(conversation_id, body) if key else None
+    if key:
+        await repository.lock_idempotency_key(session, sender_id, key)
+        earlier = await repository.by_idempotency_key(session, sender_id, key)
+        if earlier is not None:
+            if earlier.idempotency_expires_at and earlier.idempotency_expires_at > now:
+                if earlier.request_hash != fingerprint:
+                    raise UnprocessableEntity(
+                        "This Idempotency-Key was already used with a different request.",
+                        title="Idempotency-Key reused",
+                    )
+                return SendResult(earlier, replayed=True)
+            await repository.release_idempotency_key(session, earlier.id)
+
+    text = body.text.strip()
+    if not text and not body.attachments:
+        raise UnprocessableEntity("A message needs text or at least one attachment.")
+    _check_text(text, settings)
+    conversation, _ = await require_participant(
+        session, conversation_id, sender_id, for_update=True
+    )
+    await _require_can_send(session, conversation, sender_id)
+    if (
+        body.reply_to_id is not None
+        and await repository.get_in(session, conversation_id, body.reply_to_id) is None
+    ):
+        raise UnprocessableEntity(
+            "reply_to_id must name a message of this conversation.", title="Unknown reply"
+        )
+    attachments: list[dict[str, Any]] = [a.model_dump(mode="json") for a in body.attachments]
+    conversation.last_seq += 1
+    conversation.last_message_at = now
+    message = Message(
+        id=uuid7(),
+        conversation_id=conversation_id,
+        seq=conversation.last_seq,
+        sender_id=sender_id,
+        text=text,
+        reply_to_id=body.reply_to_id,
+        attachments=attachments,
+        created_at=now,
+        idempotency_key=key,
+        request_hash=fingerprint,
+        idempotency_expires_at=now + timedelta(seconds=settings.idempotency_ttl_s) if key else None,
+    )
+    session.add(message)
+    await session.flush()
+    await repository.advance_read(session, conversation_id, sender_id, message.seq, message.id)
+    members = await conversations.participants(session, conversation_id)
+    member_ids = [m.user_id for m in members]
+    await events.message_sent(session, message, member_ids)
+
+    recipients = [m.user_id for m in members if m.user_id != sender_id and not m.muted]
+    here = await presence.online(redis, settings.presence_key_prefix, recipients)
+    for recipient in recipients:
+        if recipient in here:
+            continue
+        await notifications.notify(
+            session,
+            settings,
+            notifications.Intent(
+                recipient_id=recipient,
+                type="message",
+                actor_id=sender_id,
+                subject_type="conversation",
+                subject_id=conversation_id,
+            ),
+            now,
+        )
+    return SendResult(message, replayed=False)
+
+
+async def history(
+    session: AsyncSession,
+    viewer_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> MessagePage:
+    """Messages newest first (``next_cursor`` goes further back); participants only."""
+    await require_participant(session, conversation_id, viewer_id)
+    before = None
+    if cursor:
+        payload = decode_cursor(cursor)
+        try:
+            before = int(payload["s"])
+            if str(payload["c"]) != str(conversation_id):
+                raise ValueError("cursor of another conversation")
+        except (KeyError, ValueError, TypeError):
+            raise BadRequest(
+                "The cursor is invalid or was altered.", title="Invalid cursor"
+            ) from None
+    rows = await repository.history(session, conversation_id, before_seq=before, limit=limit + 1)
+    items = rows[:limit]
+    next_cursor = (
+        encode_cursor({"c": str(conversation_id), "s": items[-1].seq})
+        if len(rows) > limit and items
+        else None
+    )
+    return MessagePage(items=[to_out(m) for m in items], next_cursor=next_cursor)
+
+
+async def _own_message(
+    session: AsyncSession, actor_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID
+) -> Message:
+    await require_participant(session, conversation_id, actor_id)
+    message = await repository.get_in(session, conversation_id, message_id)
+    if message is None:
+        raise NotFound("No such message.")
+    if message.sender_id != actor_id:
+        raise Forbidden("Only the sender can change a message.", title="Not your message")
+    return message
+
+
+async def edit(
+    session: AsyncSession,
+    settings: MessagingSettings,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    body: EditIn,
+    now: datetime,
+) -> Message:
+    """Edit the text of one's own message. 403 for someone else's, 410 when deleted,
+    422 for an empty text on a message without attachments."""
+    message = await _own_message(session, actor_id, conversation_id, message_id)
+    if message.deleted_at is not None:
+        raise Gone("This message was deleted.", title="Message deleted")
+    text = body.text.strip()
+    if not text and not message.attachments:
+        raise UnprocessableEntity("A message needs text or at least one attachment.")
+    _check_text(text, settings)
+    if text != message.text:
+        message.text = text
+        message.edited_at = now
+        await session.flush()
+        members = await conversations.participants(session, conversation_id)
+        await events.message_edited(session, message, [m.user_id for m in members])
+    return message
+
+
+async def delete_for_everyone(
+    session: AsyncSession,
+    actor_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Delete one's own message for everyone: its text and attachments are erased.
+    Deleting again changes nothing."""
+    message = await _own_message(session, actor_id, conversation_id, message_id)
+    if message.deleted_at is not None:
+        return
+    message.deleted_at = now
+    message.text = ""
+    message.attachments = []
+    await session.flush()
+    members = await conversations.participants(session, conversation_id)
+    await events.message_deleted(session, message, [m.user_id for m in members])
+
+
+async def mark_read(
+    session: AsyncSession,
+    reader_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    now: datetime,
+) -> ReadOut:
+    """Mark the conversation read up to ``message_id`` (never moves back). A read receipt
+    is published when the mark moved; the reader's message notifications about this
+    conversation are marked read too. 422 when the message is not in the conversation."""
+    await require_participant(session, conversation_id, reader_id)
+    message = await repository.get_in(session, conversation_id, message_id)
+    if message is None:
+        raise UnprocessableEntity("message_id is not a message of this conversation.")
+    moved = await repository.advance_read(
+        session, conversation_id, reader_id, message.seq, message.id
+    )
+    if moved:
+        members = await conversations.participants(session, conversation_id)
+        await events.message_read(
+            session,
+            conversation_id=conversation_id,
+            user_id=reader_id,
+            participant_ids=[m.user_id for m in members],
+            message_id=message.id,
+            at=now,
+        )
+        await notifications.mark_subject_read(
+            session,
+            reader_id,
+            type_="message",
+            subject_type="conversation",
+            subject_id=conversation_id,
+            now=now,
+        )
+    member = await conversations.participant(session, conversation_id, reader_id)
+    assert member is not None
+    await session.refresh(member)
+    return ReadOut(
+        conversation_id=conversation_id,
+        last_read_message_id=member.last_read_message_id,
+        unread_count=await conversations.unread_for(session, conversation_id, reader_id),
+    )

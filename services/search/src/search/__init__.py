@@ -1,0 +1,1 @@
+"""Search service: Arabic-aware search over users, posts and communities."""
