@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the platform needs on a fresh machine (no Docker): uv, the Python
-# workspace, Java 17 + Maven for the Kafka broker (Debian packages, as root), and the
-# Kafka jars (fetched once into ~/.cache/platform). Safe to run again.
+# workspace, Java 17 + Maven for the Kafka broker (Debian packages, as root), the
+# Kafka jars (fetched once into ~/.cache/platform), and builds realtime-go (Go).
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 1
   fi
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+
+export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: Go is needed to build realtime-go (see realtime-go/go.mod for the version)" >&2
+  exit 1
 fi
 
 if ! command -v uv >/dev/null 2>&1; then
