@@ -703,14 +703,45 @@ def indexed_count(search_url: str) -> int:
     return int(r.json().get("found", 0))
 
 
+BENCH_DATABASE = "platform_bench_search"
+ADMIN_DSN = os.environ.get(
+    "PLATFORM_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def ensure_bench_database() -> str:
+    """A database of its own for the private search instance, so the benchmark's
+    100k posts never enter the platform's search read model. Returns its URL."""
+    import asyncpg
+
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        exists = await admin.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DATABASE
+        )
+        if not exists:
+            await admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        await admin.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {BENCH_DATABASE} TO search")
+    finally:
+        await admin.close()
+    db = await asyncpg.connect(ADMIN_DSN.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}")
+    try:
+        await db.execute("CREATE SCHEMA IF NOT EXISTS search AUTHORIZATION search")
+        await db.execute(f"ALTER ROLE search IN DATABASE {BENCH_DATABASE} SET search_path = search")
+    finally:
+        await db.close()
+    return f"postgresql+asyncpg://search:search@127.0.0.1:5432/{BENCH_DATABASE}"
+
+
 @contextlib.contextmanager
-def private_search(port: int) -> Iterator[str]:
+def private_search(port: int, database_url: str) -> Iterator[str]:
     env = {
         "SEARCH_HTTP_PORT": str(port),
+        "SEARCH_DATABASE_URL": database_url,
         "SEARCH_COLLECTION_PREFIX": SEARCH_PREFIX,
         "SEARCH_CONSUMER_GROUP": "search-bench-social",
         "SEARCH_CONTENT_POST_TOPIC": SEARCH_TOPIC,
-        "SEARCH_MIGRATE_ON_START": "false",
+        "SEARCH_MIGRATE_ON_START": "true",
         **SEARCH_UNUSED_TOPICS,
     }
     url = f"http://127.0.0.1:{port}"
@@ -877,9 +908,10 @@ async def amain(args: argparse.Namespace) -> int:
     }
     # Created up front so the private search instance finds its topics when it starts.
     await ensure_topics([SEARCH_TOPIC, *SEARCH_UNUSED_TOPICS.values()])
+    bench_db = await ensure_bench_database()
     try:
         with (
-            private_search(args.private_search_port) as psearch,
+            private_search(args.private_search_port, bench_db) as psearch,
             private_service(
                 "gateway", [], gw_env, f"http://127.0.0.1:{args.gateway_port}/livez",
                 "gateway-private-social",
