@@ -40,7 +40,7 @@ type Config struct {
 	AuthTimeout     time.Duration `env:"AUTH_TIMEOUT" default:"10s" doc:"a socket must authenticate within this time"`
 	MaxFrameBytes   int64         `env:"MAX_FRAME_BYTES" default:"65536" doc:"largest accepted client frame; larger closes with 1009"`
 	SendBuffer      int           `env:"SEND_BUFFER" default:"256" doc:"frames queued per socket; a socket whose queue is full is dropped with 1013"`
-	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" default:"10s" doc:"a single frame write taking longer closes the socket"`
+	WriteTimeout    time.Duration `env:"WRITE_TIMEOUT" default:"10s" doc:"writing one batch of queued frames taking longer closes the socket"`
 	PingInterval    time.Duration `env:"PING_INTERVAL" default:"20s" doc:"WebSocket ping period; an unanswered ping closes the socket"`
 	PongTimeout     time.Duration `env:"PONG_TIMEOUT" default:"10s" doc:"how long a ping waits for its pong"`
 	RateLimit       float64       `env:"RATE_LIMIT" default:"20" doc:"client frames per second allowed per socket (sustained)"`

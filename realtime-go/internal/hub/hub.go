@@ -5,6 +5,10 @@
 // writer, so one slow client never delays another. Each subscriber remembers the
 // sequence numbers it was sent recently and drops repeats, so an event reaching it on
 // two channels, from a replay and live, or from a re-read Kafka record arrives once.
+//
+// A subscriber costs little while idle: its queue and its record of sent sequence
+// numbers are slices that grow with use, and the writer takes everything queued at
+// once, so a burst is written as one batch.
 package hub
 
 import (
@@ -15,20 +19,25 @@ import (
 	"sync/atomic"
 )
 
+// dedupeSize is how many sent sequence numbers a subscriber remembers at least.
+const dedupeSize = 4096
+
 // Subscriber is one socket's delivery state.
 type Subscriber struct {
 	ID   uint64
 	User string
 
-	out  chan []byte
-	slow chan struct{}
-	once sync.Once
+	ready chan struct{} // holds a token while frames are queued
+	room  chan struct{} // holds a token after the writer took frames
+	slow  chan struct{}
+	once  sync.Once
+	limit int
 
 	mu      sync.Mutex
-	seen    *Dedupe
+	queue   [][]byte
+	seen    Dedupe
 	holding int
 	held    [][]byte
-	heldSeq []int64
 	subs    map[string]struct{}
 	dropped atomic.Bool
 }
@@ -38,14 +47,40 @@ var nextID atomic.Uint64
 // NewSubscriber makes a subscriber for user with a queue of size frames.
 func NewSubscriber(user string, size int) *Subscriber {
 	return &Subscriber{
-		ID: nextID.Add(1), User: user,
-		out: make(chan []byte, size), slow: make(chan struct{}),
-		seen: NewDedupe(4096), subs: make(map[string]struct{}),
+		ID: nextID.Add(1), User: user, limit: size,
+		ready: make(chan struct{}, 1), room: make(chan struct{}, 1), slow: make(chan struct{}),
+		seen: Dedupe{max: dedupeSize}, subs: make(map[string]struct{}),
 	}
 }
 
-// Out is the queue the socket's writer drains.
-func (s *Subscriber) Out() <-chan []byte { return s.out }
+// Ready holds a token while frames are queued, or after Wake; the writer then
+// checks Dropped and calls Take.
+func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
+
+// Take appends every queued frame to dst, in order, and empties the queue.
+func (s *Subscriber) Take(dst [][]byte) [][]byte {
+	s.mu.Lock()
+	dst = append(dst, s.queue...)
+	clear(s.queue)
+	if cap(s.queue) > 64 {
+		s.queue = nil // a burst is over: do not keep its array while idle
+	} else {
+		s.queue = s.queue[:0]
+	}
+	s.mu.Unlock()
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+	return dst
+}
+
+// Len is the number of queued frames.
+func (s *Subscriber) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
 
 // Slow is closed once the subscriber overflowed its queue.
 func (s *Subscriber) Slow() <-chan struct{} { return s.slow }
@@ -57,7 +92,33 @@ func (s *Subscriber) markSlow() {
 	s.once.Do(func() {
 		s.dropped.Store(true)
 		close(s.slow)
+		s.Wake()
 	})
+}
+
+// Wake puts a token on Ready, so the writer looks at the subscriber's state (it is
+// called when the subscriber is dropped, and by the socket when it ends).
+func (s *Subscriber) Wake() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// enqueueLocked appends frame to the queue; false when it is full.
+func (s *Subscriber) enqueueLocked(frame []byte) bool {
+	if len(s.queue) >= s.limit {
+		s.markSlow()
+		return false
+	}
+	s.queue = append(s.queue, frame)
+	if len(s.queue) == 1 {
+		select {
+		case s.ready <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // offerLocked queues frame unless seq was already sent; seq 0 is never deduplicated.
@@ -70,21 +131,17 @@ func (s *Subscriber) offerLocked(seq int64, frame []byte) (queued, ok bool) {
 		return false, true
 	}
 	if s.holding > 0 {
-		if len(s.held) >= cap(s.out) {
+		if len(s.held) >= s.limit {
 			s.markSlow()
 			return false, false
 		}
 		s.held = append(s.held, frame)
-		s.heldSeq = append(s.heldSeq, seq)
 		return true, true
 	}
-	select {
-	case s.out <- frame:
-		return true, true
-	default:
-		s.markSlow()
+	if !s.enqueueLocked(frame) {
 		return false, false
 	}
+	return true, true
 }
 
 // Offer queues a frame without blocking (see offerLocked).
@@ -117,12 +174,9 @@ func (s *Subscriber) Release() bool {
 		return true
 	}
 	held := s.held
-	s.held, s.heldSeq = nil, nil
+	s.held = nil
 	for _, f := range held {
-		select {
-		case s.out <- f:
-		default:
-			s.markSlow()
+		if !s.enqueueLocked(f) {
 			return false
 		}
 	}
@@ -149,29 +203,35 @@ func (s *Subscriber) Subscribed(channel string) bool {
 	return ok
 }
 
-// Dedupe is a bounded set of recent sequence numbers (oldest forgotten first).
+// Dedupe is a bounded set of sequence numbers: it remembers at least the largest
+// max of those added (the smallest are forgotten first). It is a sorted slice that
+// grows with use: sequence numbers mostly arrive in increasing order, so adding one
+// is usually an append, and a repeat is found by binary search.
 type Dedupe struct {
-	ring []int64
-	pos  int
-	set  map[int64]struct{}
+	seqs []int64
+	max  int
 }
 
-// NewDedupe remembers up to n numbers.
-func NewDedupe(n int) *Dedupe {
-	return &Dedupe{ring: make([]int64, n), set: make(map[int64]struct{}, n)}
-}
+// NewDedupe remembers at least the n largest numbers added.
+func NewDedupe(n int) *Dedupe { return &Dedupe{max: n} }
 
 // Add records v; false when v was already there.
 func (d *Dedupe) Add(v int64) bool {
-	if _, ok := d.set[v]; ok {
-		return false
+	n := len(d.seqs)
+	if n == 0 || v > d.seqs[n-1] {
+		d.seqs = append(d.seqs, v)
+	} else {
+		i, found := slices.BinarySearch(d.seqs, v)
+		if found {
+			return false
+		}
+		d.seqs = slices.Insert(d.seqs, i, v)
 	}
-	if old := d.ring[d.pos]; old != 0 {
-		delete(d.set, old)
+	// Forget a quarter at once when over the bound, so trimming stays amortised.
+	if over := len(d.seqs) - d.max - d.max/4; over > 0 {
+		drop := max(over, d.max/4)
+		d.seqs = append(d.seqs[:0], d.seqs[drop:]...)
 	}
-	d.ring[d.pos] = v
-	d.pos = (d.pos + 1) % len(d.ring)
-	d.set[v] = struct{}{}
 	return true
 }
 
@@ -325,16 +385,24 @@ func (h *Hub) Each(channel string, fn func(*Subscriber)) {
 // Push queues frame, waiting for room in the queue (bounded by ctx). Replays use it:
 // they run on the socket's own goroutine, so waiting slows no one else.
 func (s *Subscriber) Push(ctx context.Context, frame []byte) error {
-	if s.dropped.Load() {
-		return errDropped
-	}
-	select {
-	case s.out <- frame:
-		return nil
-	case <-s.slow:
-		return errDropped
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		if s.dropped.Load() {
+			return errDropped
+		}
+		s.mu.Lock()
+		if len(s.queue) < s.limit {
+			s.enqueueLocked(frame)
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.room:
+		case <-s.slow:
+			return errDropped
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

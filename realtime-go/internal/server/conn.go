@@ -39,9 +39,13 @@ type conn struct {
 	stop context.CancelFunc
 
 	principal auth.Principal
-	expMu     sync.Mutex
+	expMu     sync.Mutex // guards the timers below
 	expTimer  *time.Timer
 	warnTimer *time.Timer
+	pingTimer *time.Timer
+	// writeTimer bounds each batch of writes; writes themselves take no context, so
+	// the library sets up no per-frame timeout.
+	writeTimer *time.Timer
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed once a close handshake started by closeWith is over
@@ -154,16 +158,19 @@ func (c *conn) run(principal *auth.Principal) {
 	}))
 	c.armExpiry(principal.ExpiresAt)
 
+	// Two goroutines per socket (reader, writer); pings, write deadlines and the
+	// drain notice are timers and callbacks, which cost no stack while idle.
+	stopDrain := context.AfterFunc(c.s.drainCtx, func() {
+		c.closeWith(CloseGoingAway, "server shutting down", "")
+	})
+	defer stopDrain()
+	c.expMu.Lock()
+	c.writeTimer = time.AfterFunc(time.Hour, c.writeTimedOut)
+	c.writeTimer.Stop()
+	c.pingTimer = time.AfterFunc(c.s.Cfg.PingInterval, c.ping)
+	c.expMu.Unlock()
 	var wg sync.WaitGroup
 	wg.Go(c.writeLoop)
-	wg.Go(c.pingLoop)
-	go func() {
-		select {
-		case <-c.s.drain:
-			c.closeWith(CloseGoingAway, "server shutting down", "")
-		case <-c.ctx.Done():
-		}
-	}()
 	c.readLoop(log)
 	c.stop()
 	wg.Wait()
@@ -180,6 +187,9 @@ func (c *conn) cleanup() {
 	if c.expTimer != nil {
 		c.expTimer.Stop()
 		c.warnTimer.Stop()
+	}
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
 	}
 	c.expMu.Unlock()
 	c.s.Metrics.Connections.Dec()
@@ -276,50 +286,74 @@ func (c *conn) armExpiry(exp time.Time) {
 	})
 }
 
+// writeLoop writes whatever is queued, as one batch per wake-up, until the socket
+// ends. A batch that takes longer than WriteTimeout drops the socket.
 func (c *conn) writeLoop() {
+	// One channel to wait on: the end of the socket and a dropped subscriber wake the
+	// writer through it too, which is cheaper per frame than a select.
+	stopWake := context.AfterFunc(c.ctx, c.sub.Wake)
+	defer stopWake()
+	var batch [][]byte
 	for {
-		select {
-		case <-c.ctx.Done():
+		<-c.sub.Ready()
+		if c.ctx.Err() != nil {
 			return
-		case <-c.sub.Slow():
+		}
+		batch = c.sub.Take(batch[:0])
+		if c.sub.Dropped() {
 			c.closeWith(CloseTryAgainLater, "slow consumer: send buffer full", "slow_consumer")
 			return
-		case frame := <-c.sub.Out():
-			if c.sub.Dropped() {
-				c.closeWith(CloseTryAgainLater, "slow consumer: send buffer full", "slow_consumer")
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), c.s.Cfg.WriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, frame)
-			cancel()
-			if err != nil {
+		}
+		c.writeTimer.Reset(c.s.Cfg.WriteTimeout)
+		for _, frame := range batch {
+			if err := c.ws.Write(context.Background(), websocket.MessageText, frame); err != nil {
+				c.writeTimer.Stop()
 				if c.ctx.Err() == nil {
-					c.closeWith(CloseTryAgainLater, "slow consumer: write timed out", "slow_consumer")
+					c.closeWith(CloseTryAgainLater, "slow consumer: write failed", "slow_consumer")
 				}
 				return
 			}
 		}
+		if !c.writeTimer.Stop() {
+			return // timed out: writeTimedOut is closing the socket
+		}
+		clear(batch) // let the frames go while idle
 	}
 }
 
-func (c *conn) pingLoop() {
-	t := time.NewTicker(c.s.Cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), c.s.Cfg.PongTimeout)
-			err := c.ws.Ping(ctx)
-			cancel()
-			if err != nil && c.ctx.Err() == nil {
-				c.s.Metrics.Drops.WithLabelValues("ping_timeout").Inc()
-				c.closeOnce.Do(func() { c.stop(); _ = c.ws.CloseNow(); close(c.closing) })
-				return
-			}
-		}
+// writeTimedOut drops a socket whose writes stalled: the writer holds the library's
+// write lock, so no close frame can be sent; the connection is closed outright.
+func (c *conn) writeTimedOut() {
+	c.closeOnce.Do(func() {
+		c.s.Metrics.Closes.WithLabelValues(strconv.Itoa(int(CloseTryAgainLater))).Inc()
+		c.s.Metrics.Drops.WithLabelValues("slow_consumer").Inc()
+		c.stop()
+		_ = c.ws.CloseNow()
+		close(c.closing)
+	})
+	// A close already under way cannot get its frame past the stalled write either.
+	_ = c.ws.CloseNow()
+}
+
+// ping runs on its timer every PingInterval; an unanswered ping drops the socket.
+func (c *conn) ping() {
+	if c.ctx.Err() != nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.Cfg.PongTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if c.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		c.s.Metrics.Drops.WithLabelValues("ping_timeout").Inc()
+		c.closeOnce.Do(func() { c.stop(); _ = c.ws.CloseNow(); close(c.closing) })
+		return
+	}
+	c.expMu.Lock()
+	c.pingTimer.Reset(c.s.Cfg.PingInterval)
+	c.expMu.Unlock()
 }
 
 func (c *conn) reply(frame []byte) { c.sub.Offer(0, frame) }

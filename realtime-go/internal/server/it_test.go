@@ -627,6 +627,33 @@ func TestSlowClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 	}
 }
 
+func TestUnansweredPingDropsTheSocketAndAnsweredOnesKeepIt(t *testing.T) {
+	a := startNode(t, messageTopic, func(c *config.Config) {
+		c.PingInterval = 200 * time.Millisecond
+		c.PongTimeout = 300 * time.Millisecond
+	})
+	live := dial(t, a.url, token(t, uuid.NewString(), time.Hour))
+	// This client never reads, so it never answers a ping.
+	mute, _, err := websocket.Dial(context.Background(), a.url, &websocket.DialOptions{Subprotocols: []string{"bearer." + token(t, uuid.NewString(), time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.CloseNow()
+	time.Sleep(1500 * time.Millisecond)
+	live.send(map[string]any{"type": "ping"})
+	live.expect("pong", 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := mute.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatal("the socket that never answered a ping is still open")
+			}
+			break
+		}
+	}
+}
+
 func TestShutdownClosesSocketsWithGoingAway(t *testing.T) {
 	a := startNode(t, messageTopic, nil)
 	c := dial(t, a.url, token(t, uuid.NewString(), time.Hour))

@@ -44,7 +44,8 @@ type Server struct {
 	Checks   map[string]Check
 
 	draining atomic.Bool
-	drain    chan struct{}
+	drainCtx context.Context // done once the node drains
+	drained  context.CancelFunc
 	once     sync.Once
 	conns    sync.WaitGroup
 	listener net.Listener
@@ -55,8 +56,9 @@ type Server struct {
 func New(cfg config.Config, v *auth.Verifier, st *store.Store, h *hub.Hub, m *metrics.Metrics, log *slog.Logger, checks map[string]Check) *Server {
 	s := &Server{
 		Cfg: cfg, Verifier: v, Store: st, Hub: h, Metrics: m, Log: log, Checks: checks,
-		drain: make(chan struct{}), ready: make(chan struct{}),
+		ready: make(chan struct{}),
 	}
+	s.drainCtx, s.drained = context.WithCancel(context.Background())
 	s.Relay = &Relay{Redis: st.R, Hub: h, Log: log}
 	return s
 }
@@ -139,7 +141,7 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.Cfg.DrainTimeout)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx) // stops accepting; upgraded sockets are ours to close
-	s.once.Do(func() { close(s.drain) })
+	s.once.Do(s.drained)
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
 	select {
