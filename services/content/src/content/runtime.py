@@ -6,10 +6,12 @@ request's transaction has committed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
@@ -28,6 +30,10 @@ class Runtime:
     posts: PostCache
     timelines: TimelineStore
     views: ViewCounter
+    #: A small asyncpg pool for the hot read paths' few raw queries (no ORM, no
+    #: transaction); opened on first use.
+    _pg: asyncpg.Pool | None = None
+    _pg_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def from_settings(cls, settings: ContentSettings, *, redis: Redis | None = None) -> Runtime:
@@ -45,11 +51,37 @@ class Runtime:
             views=ViewCounter(redis),
         )
 
+    async def pg(self) -> asyncpg.Pool:
+        """The read pool (``search_path`` pinned to the service schema like kit.db's)."""
+        if self._pg is None:
+            async with self._pg_lock:
+                if self._pg is None:
+                    self._pg = await asyncpg.create_pool(
+                        self.settings.asyncpg_dsn,
+                        min_size=1,
+                        max_size=self.settings.read_pool_size,
+                        # Only single read statements run here (no SET, LISTEN, cursors or
+                        # locks), so the per-release reset round trip would reset nothing.
+                        reset=_no_reset,
+                        server_settings={
+                            "search_path": self.settings.db_schema,
+                            "application_name": f"{self.settings.service_name}-read",
+                        },
+                    )
+        return self._pg
+
     async def aclose(self) -> None:
+        if self._pg is not None:
+            await self._pg.close()
         await self.redis.aclose()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def _no_reset(_connection: asyncpg.Connection) -> None:
+    return None
+
+
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain ``def`` dependency would cost a worker-thread hop per request.
     runtime: Runtime = request.app.state.content
     return runtime
 

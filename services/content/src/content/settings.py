@@ -42,6 +42,8 @@ class ContentSettings(ServiceSettings):
 
     #: Seconds a cached post stays in Redis; every change invalidates it at once.
     post_cache_ttl_s: int = 60
+    #: Connections of the raw read pool the timeline and post reads use.
+    read_pool_size: int = 4
     #: How long a reader holding the rebuild lock may take before another one tries.
     post_cache_lock_s: float = 3.0
     #: How often buffered view counters are written to the database.

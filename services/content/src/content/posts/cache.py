@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -104,6 +104,53 @@ class PostCache:
                     lock_key,
                     token,
                 )
+
+    async def get_many(
+        self, post_ids: Sequence[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, dict[str, Any]], dict[uuid.UUID, int]]:
+        """Current cached states of ``post_ids`` in one round trip: (found, the versions
+        of the missing ones, to pass to :meth:`fill` once they were loaded).
+
+        Raises ``RedisError`` when Redis is unreachable (callers read the database).
+        """
+        if not post_ids:
+            return {}, {}
+        keys: list[str] = []
+        for post_id in post_ids:
+            data_key, version_key, _ = self._keys(post_id)
+            keys += (data_key, version_key)
+        raw = await self.redis.mget(keys)
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        missing: dict[uuid.UUID, int] = {}
+        for index, post_id in enumerate(post_ids):
+            data, version = raw[2 * index], raw[2 * index + 1]
+            current = int(version) if version else 0
+            if data:
+                entry = orjson.loads(data)
+                if entry.get("v") == current:
+                    found[post_id] = entry["post"]
+                    continue
+            missing[post_id] = current
+        self.hits += len(found)
+        self.misses += len(missing)
+        return found, missing
+
+    async def fill(self, states: Sequence[dict[str, Any]], versions: dict[uuid.UUID, int]) -> None:
+        """Cache posts loaded after :meth:`get_many` reported them missing, each under the
+        version read *before* loading (a change since then keeps the entry stale)."""
+        if not states:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for state in states:
+                    post_id = uuid.UUID(state["post_id"])
+                    if post_id not in versions:
+                        continue
+                    entry = orjson.dumps({"v": versions[post_id], "post": state})
+                    pipe.set(self._keys(post_id)[0], entry, ex=self.ttl_s)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("post cache fill failed: %r", exc)
 
     async def invalidate(self, *post_ids: uuid.UUID) -> None:
         """Make every cached copy of these posts stale (call after the change committed)."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from kit.auth import CurrentUser, OptionalUser
-from kit.db import Session
+from kit.db import Database, Session
 from kit.errors import problem_responses
 
 from content.posts import service
 from content.posts.schemas import PostCreate, PostOut, PostUpdate
 from content.runtime import AfterCommit, Rt
+from content.timelines import fast
 
 router = APIRouter(tags=["posts"])
 
@@ -29,11 +30,12 @@ async def create_post(body: PostCreate, user: CurrentUser, session: Session, rt:
 
 
 @router.get("/posts/{post_id}", response_model=PostOut, responses=problem_responses(401, 404))
-async def read_post(post_id: uuid.UUID, user: OptionalUser, session: Session, rt: Rt) -> PostOut:
+async def read_post(request: Request, post_id: uuid.UUID, user: OptionalUser, rt: Rt) -> PostOut:
     """A post the caller may see (404 otherwise); counts as a view."""
-    state = await service.visible_state(session, rt, user.user_id if user else None, post_id)
+    db: Database = request.app.state.db
+    body = await fast.visible_post(rt, db, user.user_id if user else None, post_id)
     await rt.views.record(post_id)
-    return (await service.outs(session, [state]))[0]
+    return body
 
 
 @router.patch(

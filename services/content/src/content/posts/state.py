@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from content.events_common import iso, iso_or_none
-from content.models import Media, Post, User
+from content.models import Media, Post
 from content.policy import PostFacts
 from content.posts.schemas import AuthorOut, MediaRef, PostOut
 
@@ -97,7 +97,20 @@ def position(state: State) -> tuple[datetime, uuid.UUID]:
     return datetime.fromisoformat(state["created_at"]), uuid.UUID(state["post_id"])
 
 
-def to_out(state: State, author: User | None) -> PostOut:
+class AuthorFields(Protocol):
+    """What a response shows of its author (``models.User`` has these)."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def avatar_url(self) -> str | None: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+def to_out(state: State, author: AuthorFields | None) -> PostOut:
     author_id = uuid.UUID(state["author_id"])
     live_author = author is not None and author.deleted_at is None
     return PostOut(

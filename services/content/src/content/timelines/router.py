@@ -5,23 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from kit.auth import CurrentUser, OptionalUser
-from kit.db import Session
+from kit.db import Database, Session
 from kit.errors import problem_responses
 from kit.pagination import Pagination
 
 from content.posts.schemas import Kind, PostPage
 from content.runtime import Rt
-from content.timelines import service
+from content.timelines import fast, service
 
 router = APIRouter(tags=["timelines"])
 
 
 @router.get("/timeline/home", response_model=PostPage, responses=problem_responses(400, 401))
 async def home_timeline(
+    request: Request,
     user: CurrentUser,
-    session: Session,
     rt: Rt,
     page: Pagination,
     rank: Annotated[
@@ -29,27 +29,44 @@ async def home_timeline(
     ] = "new",
 ) -> PostPage:
     """Posts of the people you follow, your communities and yourself, minus blocked users."""
-    return await service.home(
-        session, rt, user.user_id, cursor=page.cursor, limit=page.limit, rank=rank
-    )
+    # No request transaction: the common page is served from Redis plus one raw query;
+    # only the general algorithm opens a session.
+    db: Database = request.app.state.db
+    if rank == "new":
+        served = await fast.home_page(
+            rt, db, user.user_id, service.decode_home(page.cursor), page.limit
+        )
+        if served is not None:
+            return served
+    async with db.session() as session:
+        return await service.home(
+            session, rt, user.user_id, cursor=page.cursor, limit=page.limit, rank=rank
+        )
 
 
 @router.get(
     "/users/{user_id}/posts", response_model=PostPage, responses=problem_responses(400, 401)
 )
 async def user_timeline(
+    request: Request,
     user_id: uuid.UUID,
     user: OptionalUser,
-    session: Session,
     rt: Rt,
     page: Pagination,
     kind: Kind | None = None,
 ) -> PostPage:
     """A user's posts that the caller may see, newest first (``kind=reel`` for reels)."""
-    return await service.user_posts(
-        session, rt, user.user_id if user else None, user_id,
-        cursor=page.cursor, limit=page.limit, kind=kind,
-    )  # fmt: skip
+    db: Database = request.app.state.db
+    viewer_id = user.user_id if user else None
+    served = await fast.user_page(
+        rt, db, viewer_id, user_id, cursor=page.cursor, limit=page.limit, kind=kind
+    )
+    if served is not None:
+        return served
+    async with db.session() as session:
+        return await service.user_posts(
+            session, rt, viewer_id, user_id, cursor=page.cursor, limit=page.limit, kind=kind
+        )
 
 
 @router.get(

@@ -184,7 +184,8 @@ def _home_cursor(key: Key) -> str:
     return encode_position("home", _ms_to_dt(key[0]), key[1])
 
 
-def _decode_home(cursor: str | None) -> Key | None:
+def decode_home(cursor: str | None) -> Key | None:
+    """The position a ``rank=new`` home cursor points at (400 when it is not one)."""
     pos = decode_position("home", cursor)
     return None if pos is None else (score_of(pos[0]), pos[1])
 
@@ -214,7 +215,7 @@ async def home(
         )
     if rank != "new":
         raise BadRequest("rank must be 'new' or 'hot'.", title="Invalid rank")
-    pos = _decode_home(cursor)
+    pos = decode_home(cursor)
     states, _, _ = await _home_candidates(session, rt, viewer_id, pos, limit + 1)
     page, more = states[:limit], len(states) > limit
     next_cursor = None
