@@ -13,6 +13,7 @@ import hmac
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -172,12 +173,23 @@ class TokenVerifier:
     """Verifies access tokens: RS256 signature by a JWKS key, ``iss``, ``aud``, ``exp``."""
 
     def __init__(
-        self, jwks: JWKSCache, *, issuer: str, audience: str, leeway: float = 30.0
+        self,
+        jwks: JWKSCache,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 30.0,
+        cache_size: int = 10_000,
     ) -> None:
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        # Verified tokens, by their exact text, until they expire. A signature that
+        # verified once verifies again (keys stay published until their tokens
+        # expire), so this only skips repeated RSA work for the same token.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._cache_size = cache_size
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings, **jwks_kwargs: Any) -> TokenVerifier:
@@ -190,6 +202,20 @@ class TokenVerifier:
 
     async def verify_access_token(self, token: str) -> Principal:
         """The token's principal; :class:`Unauthorized` for any invalid token."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires_at = cached
+            if time.time() < expires_at + self.leeway:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal = await self._verify(token)
+        self._verified[token] = (principal, float(principal.claims["exp"]))
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:

@@ -93,7 +93,7 @@ class PageParams(BaseModel):
         return decode_cursor(self.cursor, secret=secret) if self.cursor else None
 
 
-def page_params(
+async def page_params(
     cursor: Annotated[str | None, Query(max_length=4096, description="Opaque cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
 ) -> PageParams:

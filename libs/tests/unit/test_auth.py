@@ -1,5 +1,7 @@
+import asyncio
 import base64
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -241,3 +243,42 @@ async def test_jwks_unreachable_without_cached_keys_is_503(factory: TokenFactory
 def test_principal_role_helpers() -> None:
     p = Principal(uuid.uuid4(), None, frozenset({"admin"}))
     assert p.is_admin and p.has_role("moderator", "admin") and not p.has_role("moderator")
+
+
+async def test_a_verified_token_is_not_verified_again_until_it_expires(
+    factory: TokenFactory, server: JWKSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = TokenVerifier(
+        server.cache(), issuer="platform-identity", audience="platform", leeway=0
+    )
+    token = factory.token(ttl=timedelta(seconds=2))
+    first = await verifier.verify_access_token(token)
+    calls = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    assert await verifier.verify_access_token(token) == first
+    assert calls == 0
+
+    # Past its expiry the cached entry is dropped and the token refused.
+    await asyncio.sleep(max(0.0, first.claims["exp"] - time.time()) + 1.1)
+    with pytest.raises(Unauthorized):
+        await verifier.verify_access_token(token)
+    assert calls == 1
+
+
+async def test_a_tampered_copy_of_a_cached_token_is_still_refused(
+    factory: TokenFactory, verifier: TokenVerifier
+) -> None:
+    token = factory.token()
+    await verifier.verify_access_token(token)
+    header, _payload, signature = token.split(".")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims["roles"] = ["admin"]
+    with pytest.raises(Unauthorized):
+        await verifier.verify_access_token(".".join([header, _b64(claims), signature]))

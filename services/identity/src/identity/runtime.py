@@ -46,7 +46,7 @@ class Runtime:
         await self.redis.aclose()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.identity
     return runtime
 

@@ -24,7 +24,7 @@ class Runtime:
         await self.redis.aclose()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.messaging
     return runtime
 

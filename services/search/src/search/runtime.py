@@ -38,7 +38,7 @@ class Runtime:
         await self.typesense.aclose()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.search
     return runtime
 
