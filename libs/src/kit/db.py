@@ -7,12 +7,13 @@ services add and flush, the request scope (:data:`Session`) or the consumer scop
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, exc, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -62,6 +63,36 @@ def connect_args(settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
+#: A pooled connection idle for longer than this is pinged before it is handed out.
+IDLE_PING_AFTER_S = 5.0
+
+
+def ping_idle_connections(engine: AsyncEngine, idle_after_s: float = IDLE_PING_AFTER_S) -> None:
+    """Ping a pooled connection at checkout only when it sat idle over ``idle_after_s``.
+
+    SQLAlchemy's ``pool_pre_ping`` pays a database round trip on every checkout, that
+    is on every request. A connection returned to the pool moments ago is as good as
+    the ping would prove; one that waited long may have been closed by the server
+    (restart, idle timeout), so it is pinged and, when dead, replaced before use
+    (the pool retries checkout on ``DisconnectionError``). A connection that dies while
+    in use is still detected by the driver, and the pool then discards every older one.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["kit_checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("kit_checked_in_at")
+        if since is None or time.monotonic() - since < idle_after_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(f"idle connection failed its ping: {error}") from error
+
+
 class Database:
     """The service's engine and session factory.
 
@@ -76,10 +107,11 @@ class Database:
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
-            pool_pre_ping=True,
             echo=settings.db_echo,
             connect_args=connect_args(settings),
         )
+        if engine is None:
+            ping_idle_connections(self.engine)
         self.sessionmaker = async_sessionmaker(
             self.engine,
             expire_on_commit=False,

@@ -2,10 +2,11 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from kit.app import create_app
-from kit.db import Database, Session
+from kit.db import Database, Session, ping_idle_connections
 from kit.errors import Conflict
 from kit.settings import ServiceSettings
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +89,39 @@ async def test_readyz_checks_real_database_kafka_and_redis(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         r = await c.get("/readyz")
     assert r.json() == {"status": "ok", "checks": {"db": "ok", "kafka": "ok", "redis": "ok"}}
+
+
+async def test_a_pooled_connection_closed_by_the_server_while_idle_is_replaced(
+    settings: ServiceSettings,
+) -> None:
+    engine = create_async_engine(settings.database_url, pool_size=1, max_overflow=0)
+    ping_idle_connections(engine, idle_after_s=0.0)
+    killer = Database(settings)
+    try:
+        async with engine.connect() as conn:
+            first_pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        async with killer.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first_pid})
+        async with engine.connect() as conn:
+            second_pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert second_pid != first_pid
+    finally:
+        await engine.dispose()
+        await killer.dispose()
+
+
+async def test_a_recently_used_connection_is_handed_out_without_a_ping(
+    settings: ServiceSettings,
+) -> None:
+    engine = create_async_engine(settings.database_url, pool_size=1, max_overflow=0)
+    ping_idle_connections(engine, idle_after_s=60.0)
+    pings: list[object] = []
+    original = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda c: pings.append(c) or original(c)  # type: ignore[method-assign]
+    try:
+        for _ in range(3):
+            async with engine.connect() as conn:
+                assert await conn.scalar(text("SELECT 1")) == 1
+        assert pings == []
+    finally:
+        await engine.dispose()

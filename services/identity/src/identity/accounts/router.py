@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from kit.db import Session
 from kit.errors import problem_responses
+from sqlalchemy import Row
 from starlette.responses import JSONResponse
 
 from identity.accounts import service
@@ -21,7 +22,7 @@ from identity.runtime import Rt
 router = APIRouter(tags=["accounts"])
 
 
-def me_out(user: User) -> Me:
+def me_out(user: User | Row[Any]) -> Me:
     return Me(
         id=user.id,
         username=user.username,
@@ -92,8 +93,14 @@ async def register(
 
 
 @router.get("/me", response_model=Me, responses=problem_responses(401))
-async def get_me(principal: CurrentUser, session: Session) -> Me:
-    """The caller's own account."""
+async def get_me(principal: CurrentUser, request: Request, session: Session) -> Me:
+    """The caller's own account.
+
+    The authentication check already read the account (live, its session live) in the
+    same statement; it is reused rather than read again."""
+    account = getattr(request.state, "principal_account", None)
+    if account is not None and account.id == principal.user_id:
+        return me_out(account)
     return me_out(await service.get_me(session, principal.user_id))
 
 

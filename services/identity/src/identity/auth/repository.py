@@ -42,19 +42,6 @@ async def get_session(session: AsyncSession, session_id: uuid.UUID) -> AuthSessi
     return await session.get(AuthSession, session_id)
 
 
-async def get_session_with_user(
-    session: AsyncSession, session_id: uuid.UUID
-) -> tuple[AuthSession, User] | None:
-    row = (
-        await session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.id == session_id)
-        )
-    ).first()
-    return (row[0], row[1]) if row else None
-
-
 async def list_active_sessions(
     session: AsyncSession, user_id: uuid.UUID, now: datetime
 ) -> Sequence[AuthSession]:

@@ -23,10 +23,11 @@ from kit.errors import BadRequest, Forbidden, Gone, NotFound, UnprocessableEntit
 from kit.ids import uuid7
 from kit.pagination import decode_cursor, encode_cursor
 from redis.asyncio import Redis
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.conversations import repository as conversations
-from messaging.conversations.service import require_participant
+from messaging.conversations.service import NOT_FOUND, require_participant
 from messaging.graph import repository as graph
 from messaging.messages import events, repository
 from messaging.messages.schemas import (
@@ -90,15 +91,18 @@ def _check_text(text: str, settings: MessagingSettings) -> None:
 
 
 async def _require_can_send(
-    session: AsyncSession, conversation: Conversation, sender_id: uuid.UUID
+    session: AsyncSession,
+    conversation: Conversation | Row[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, int],
+    sender_id: uuid.UUID,
 ) -> None:
     if conversation.kind != "direct":
         return
     assert conversation.pair_low is not None and conversation.pair_high is not None
     other = conversation.pair_high if conversation.pair_low == sender_id else conversation.pair_low
-    if await graph.blocked_between(session, sender_id, other):
+    blocked, other_live = await graph.messaging_allowed(session, sender_id, other)
+    if blocked:
         raise Forbidden("You cannot message this user.", title="Messaging not allowed")
-    if not await graph.live_users(session, {other}):
+    if not other_live:
         raise Gone("This user's account no longer exists.", title="Account deleted")
 
 
@@ -141,9 +145,15 @@ async def send(
     if not text and not body.attachments:
         raise UnprocessableEntity("A message needs text or at least one attachment.")
     _check_text(text, settings)
-    conversation, _ = await require_participant(
-        session, conversation_id, sender_id, for_update=True
-    )
+    # Claiming the seq row-locks the conversation, which orders sends; a refusal below
+    # rolls the claim back with the transaction. The member list (read once, under that
+    # lock) is both the membership check and the event's participant_ids.
+    conversation = await conversations.claim_next_seq(session, conversation_id, now)
+    if conversation is None:
+        raise NotFound(NOT_FOUND)
+    members = await conversations.participants(session, conversation_id)
+    if not any(m.user_id == sender_id for m in members):
+        raise NotFound(NOT_FOUND)
     await _require_can_send(session, conversation, sender_id)
     if (
         body.reply_to_id is not None
@@ -153,8 +163,6 @@ async def send(
             "reply_to_id must name a message of this conversation.", title="Unknown reply"
         )
     attachments: list[dict[str, Any]] = [a.model_dump(mode="json") for a in body.attachments]
-    conversation.last_seq += 1
-    conversation.last_message_at = now
     message = Message(
         id=uuid7(),
         conversation_id=conversation_id,
@@ -171,7 +179,6 @@ async def send(
     session.add(message)
     await session.flush()
     await repository.advance_read(session, conversation_id, sender_id, message.seq, message.id)
-    members = await conversations.participants(session, conversation_id)
     member_ids = [m.user_id for m in members]
     await events.message_sent(session, message, member_ids)
 
