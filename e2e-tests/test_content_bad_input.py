@@ -68,3 +68,28 @@ async def test_wrong_type_and_oversize_uploads_are_rejected(
         f"{C}/media", files={"file": ("big.png", huge, "image/png")}, headers=user.auth
     )
     assert is_problem(big, 413)
+
+
+async def test_an_image_larger_than_the_default_body_limit_uploads_through_the_gateway(
+    api: httpx.AsyncClient, make_user
+) -> None:
+    import io
+    import os
+
+    from PIL import Image
+
+    user = await make_user()
+    # Random pixels do not compress: a 1024x1024 RGB PNG is about 3 MiB, over the
+    # gateway's default 1 MiB limit and under content's 10 MiB image limit.
+    image = Image.frombytes("RGB", (1024, 1024), os.urandom(1024 * 1024 * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    body = buffer.getvalue()
+    assert len(body) > 2 * 1024 * 1024
+    resp = await api.post(
+        f"{C}/media", files={"file": ("noise.png", body, "image/png")}, headers=user.auth
+    )
+    assert resp.status_code == 201, resp.text
+    media = resp.json()
+    assert media["width"] == 1024
+    assert media["height"] == 1024

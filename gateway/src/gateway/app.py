@@ -242,6 +242,9 @@ class Gateway:
             metrics.count_request("/v1/{context}", context, 404)
             return
         context = match.upstream.context
+        max_body = match.upstream.max_body
+        if max_body is None:
+            max_body = self.max_body
         status = 500
         span = None
         try:
@@ -250,8 +253,8 @@ class Gateway:
                 if not content_length.isdigit():
                     raise BadRequest("Content-Length is not a number.")
                 length = int(content_length)
-                if length > self.max_body:
-                    raise PayloadTooLarge(f"The request body exceeds {self.max_body} bytes.")
+                if length > max_body:
+                    raise PayloadTooLarge(f"The request body exceeds {max_body} bytes.")
             chunked = transfer_encoding is not None and b"chunked" in transfer_encoding.lower()
 
             user_id = None
@@ -308,7 +311,7 @@ class Gateway:
                 send=send,
                 content_length=length,
                 chunked=chunked,
-                max_body=self.max_body,
+                max_body=max_body,
                 timeouts=self.timeouts,
                 request_id=request_id,
                 extra_response_headers=limit_headers,
@@ -321,7 +324,7 @@ class Gateway:
             await send_problem(send, err, instance=path, headers=rid_headers)
         except BodyTooLarge:
             status = 413
-            too_large = PayloadTooLarge(f"The request body exceeds {self.max_body} bytes.")
+            too_large = PayloadTooLarge(f"The request body exceeds {max_body} bytes.")
             await send_problem(send, too_large, instance=path, headers=rid_headers)
         except ClientDisconnected:
             status = 499

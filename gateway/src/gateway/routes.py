@@ -53,6 +53,8 @@ class Upstream:
     base_path: str
     ws_base: str
     openapi: bool = True
+    #: Largest request body this upstream accepts; None means the gateway's default.
+    max_body: int | None = None
     host_header: bytes = field(default=b"", compare=False)
 
     @property
@@ -82,7 +84,9 @@ def _expand_env(value: str, environ: dict[str, str] | os._Environ[str]) -> str:
     return _ENV_RE.sub(repl, value)
 
 
-def parse_upstream(context: str, url: str, *, openapi: bool = True) -> Upstream:
+def parse_upstream(
+    context: str, url: str, *, openapi: bool = True, max_body: int | None = None
+) -> Upstream:
     """Build an `Upstream` from its base URL.
 
     Raises `RoutesConfigError` for a scheme other than http/https/ws/wss or a URL
@@ -114,6 +118,7 @@ def parse_upstream(context: str, url: str, *, openapi: bool = True) -> Upstream:
         base_path=base_path,
         ws_base=ws_base,
         openapi=openapi,
+        max_body=max_body,
         host_header=host_header.encode("ascii"),
     )
 
@@ -152,8 +157,15 @@ class RouteTable:
             openapi = spec.get("openapi", True)
             if not isinstance(openapi, bool):
                 raise RoutesConfigError(f"route {context!r}: 'openapi' must be true or false")
+            max_body = spec.get("max_body_bytes")
+            if max_body is not None and (
+                isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0
+            ):
+                raise RoutesConfigError(
+                    f"route {context!r}: 'max_body_bytes' must be a whole number of bytes"
+                )
             url = _expand_env(spec["upstream"], env)
-            upstreams[context] = parse_upstream(context, url, openapi=openapi)
+            upstreams[context] = parse_upstream(context, url, openapi=openapi, max_body=max_body)
         return cls(upstreams)
 
     @classmethod

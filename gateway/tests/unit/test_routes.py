@@ -119,3 +119,21 @@ def test_default_ports_follow_scheme():
     assert parse_upstream("a", "https://a.example").port == 443
     assert parse_upstream("a", "https://a.example").host_header == b"a.example"
     assert parse_upstream("a", "wss://a.example").ws_base == "wss://a.example:443"
+
+
+def test_a_route_may_raise_its_body_limit_and_bad_limits_are_refused():
+    table = RouteTable.from_mapping(
+        {
+            "routes": {
+                "content": {"upstream": "http://c:8202", "max_body_bytes": 100},
+                "identity": "http://i:8201",
+            }
+        }
+    )
+    assert table.upstreams["content"].max_body == 100
+    assert table.upstreams["identity"].max_body is None
+    for bad in (-1, "1MB", True, 1.5):
+        with pytest.raises(RoutesConfigError, match="max_body_bytes"):
+            RouteTable.from_mapping(
+                {"routes": {"content": {"upstream": "http://c:8202", "max_body_bytes": bad}}}
+            )

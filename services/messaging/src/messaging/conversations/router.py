@@ -36,8 +36,10 @@ def _settings(request: Request) -> MessagingSettings:
     "/direct",
     response_model=ConversationOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "The pair's existing conversation"}}
-    | problem_responses(401, 403, 404, 422),
+    responses={
+        **problem_responses(401, 403, 404, 422),
+        200: {"description": "The pair's existing conversation"},
+    },
 )
 async def open_direct(
     body: DirectIn, principal: CurrentUser, session: Session, response: Response
