@@ -9,8 +9,8 @@ import sys
 import uuid
 from collections.abc import Sequence
 
+from kit import cli
 from kit.db import Database
-from kit.migrations import migrate_sync
 from kit.outbox import OutboxRelay
 
 from content.settings import ContentSettings
@@ -19,26 +19,15 @@ log = logging.getLogger("content.cli")
 
 
 def _serve(settings: ContentSettings) -> int:
-    import uvicorn
-
     from content.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        proxy_headers=False,
-        log_config=None,
-    )
-    return 0
+    return cli.serve(create_app(settings), settings)
 
 
 def _migrate(settings: ContentSettings) -> int:
     from content.app import migrations_dir
 
-    migrate_sync(settings, migrations_dir(settings))
-    print("content schema is at head")
-    return 0
+    return cli.migrate(settings, migrations_dir(settings))
 
 
 async def _run_workers(settings: ContentSettings, which: str) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
+from kit import cli
 from kit.db import Database
-from kit.migrations import migrate_sync
 from kit.outbox import OutboxRelay
 
 from identity.settings import IdentitySettings
@@ -19,26 +18,15 @@ log = logging.getLogger("identity.cli")
 
 
 def _serve(settings: IdentitySettings) -> int:
-    import uvicorn
-
     from identity.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        proxy_headers=False,
-        log_config=None,
-    )
-    return 0
+    return cli.serve(create_app(settings), settings)
 
 
 def _migrate(settings: IdentitySettings) -> int:
     from identity.app import migrations_dir
 
-    migrate_sync(settings, migrations_dir(settings))
-    print("identity schema is at head")
-    return 0
+    return cli.migrate(settings, migrations_dir(settings))
 
 
 async def _rotate(settings: IdentitySettings) -> str:
@@ -55,14 +43,7 @@ async def _rotate(settings: IdentitySettings) -> str:
 
 async def _relay(settings: IdentitySettings) -> None:
     db = Database(settings)
-    relay = OutboxRelay(settings, db)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(relay.stop()))
-    try:
-        await relay.run()
-    finally:
-        await db.dispose()
+    await cli.run_until_signalled(OutboxRelay(settings, db), close=db.dispose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,39 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 
+from kit import cli
 from kit.consumer import EventConsumer
 from kit.db import Database
-from kit.migrations import migrate_sync
 from kit.outbox import OutboxRelay
 
 from messaging.settings import MessagingSettings
 
 
 def _serve(settings: MessagingSettings) -> int:
-    import uvicorn
-
     from messaging.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        proxy_headers=False,
-        log_config=None,
-    )
-    return 0
+    return cli.serve(create_app(settings), settings)
 
 
 def _migrate(settings: MessagingSettings) -> int:
     from messaging.app import migrations_dir
 
-    migrate_sync(settings, migrations_dir(settings))
-    print("messaging schema is at head")
-    return 0
+    return cli.migrate(settings, migrations_dir(settings))
 
 
 async def _run_alone(settings: MessagingSettings, what: str) -> None:
@@ -51,13 +39,7 @@ async def _run_alone(settings: MessagingSettings, what: str) -> None:
         worker = Jobs(settings, db)
     else:
         worker = make_consumer(settings, db)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(worker.stop()))
-    try:
-        await worker.run()
-    finally:
-        await db.dispose()
+    await cli.run_until_signalled(worker, close=db.dispose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,37 +5,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Sequence
 
+from kit import cli
 from kit.db import Database
-from kit.migrations import migrate_sync
 
 from search.settings import SearchSettings
 
 
 def _serve(settings: SearchSettings) -> int:
-    import uvicorn
-
     from search.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        proxy_headers=False,
-        log_config=None,
-    )
-    return 0
+    return cli.serve(create_app(settings), settings)
 
 
 def _migrate(settings: SearchSettings) -> int:
     from search.app import migrations_dir
 
-    migrate_sync(settings, migrations_dir(settings))
-    print("search schema is at head")
-    return 0
+    return cli.migrate(settings, migrations_dir(settings))
 
 
 async def _consume(settings: SearchSettings) -> None:
@@ -45,15 +33,12 @@ async def _consume(settings: SearchSettings) -> None:
     db = Database(settings)
     runtime = Runtime.from_settings(settings)
     await runtime.collections.ensure_all()
-    consumer = make_consumer(settings, db, runtime)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(consumer.stop()))
-    try:
-        await consumer.run()
-    finally:
+
+    async def close() -> None:
         await runtime.aclose()
         await db.dispose()
+
+    await cli.run_until_signalled(make_consumer(settings, db, runtime), close=close)
 
 
 async def _reindex(settings: SearchSettings, kinds: list[str], source: str) -> list[dict]:
