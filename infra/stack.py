@@ -347,10 +347,9 @@ def format_kafka(conf: Path) -> None:
             f"{kafka_libs()}/*",
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            id_file.read_text().strip(),
-            "-c",
-            str(conf),
+            # The "=" form: a random id may begin with "-" and must not read as an option.
+            f"--cluster-id={id_file.read_text().strip()}",
+            f"--config={conf}",
             "--ignore-formatted",
         ],
         stdout=subprocess.DEVNULL,
