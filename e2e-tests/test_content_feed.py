@@ -41,6 +41,25 @@ async def make_post(api: httpx.AsyncClient, user: User, **body: Any) -> dict:
     return dict(resp.json())
 
 
+async def test_a_retried_post_with_an_idempotency_key_is_published_once(
+    api: httpx.AsyncClient, make_user, tail
+) -> None:
+    author = await make_user()
+    posts_topic = await tail("content.post.v1")
+    headers = {**author.auth, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"text": f"مرة واحدة {uuid.uuid4().hex[:6]}"}
+    answers = [await api.post(f"{C}/posts", json=body, headers=headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert [a.headers.get("idempotent-replayed") for a in answers] == [None, "true", "true"]
+    pid = answers[0].json()["id"]
+    records = await posts_topic.collect(lambda r: r.key == pid.encode(), settle=1.0)
+    assert [headers_of(r)["ce_type"] for r in records] == ["content.post.created"]
+    reused = await api.post(f"{C}/posts", json={"text": "another"}, headers=headers)
+    assert reused.status_code == 422
+    assert reused.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_post_reaches_follower_timeline_then_edit_and_delete_show_everywhere(
     api: httpx.AsyncClient, make_user, tail
 ) -> None:

@@ -49,6 +49,9 @@ class ContentSettings(ServiceSettings):
     #: How often buffered view counters are written to the database.
     view_flush_interval_s: float = 5.0
 
+    #: Idempotency-Key answers (post and comment creation) are kept this long.
+    idempotency_ttl_s: int = 24 * 3600
+
     #: Upgrade the schema to head when the HTTP service starts.
     migrate_on_start: bool = True
     migrations_dir: str = ""

@@ -214,3 +214,32 @@ async def test_hot_ranking_orders_by_engagement(
         )
     ).json()
     assert [p["id"] for p in nxt["items"]] == [newer["id"]]
+
+
+async def test_a_retried_create_with_an_idempotency_key_publishes_one_post(
+    client: httpx.AsyncClient, app: FastAPI, person
+) -> None:
+    author, other = await person(), await person()
+    headers = {**author.auth, "Idempotency-Key": "post-retry-1"}
+    first = await client.post("/posts", json={"text": "مرة واحدة فقط"}, headers=headers)
+    again = await client.post("/posts", json={"text": "مرة واحدة فقط"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert [t for t, _ in await outbox(app, first.json()["id"])] == ["content.post.created"]
+    # Another body under the same key is refused; another user's same key is theirs.
+    changed = await client.post("/posts", json={"text": "نص آخر"}, headers=headers)
+    assert changed.status_code == 422
+    theirs = await client.post(
+        "/posts",
+        json={"text": "مرة واحدة فقط"},
+        headers={**other.auth, "Idempotency-Key": "post-retry-1"},
+    )
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+    comment_headers = {**other.auth, "Idempotency-Key": "c-1"}
+    path = f"/posts/{first.json()['id']}/comments"
+    c1 = await client.post(path, json={"text": "تعليق"}, headers=comment_headers)
+    c2 = await client.post(path, json={"text": "تعليق"}, headers=comment_headers)
+    assert c1.status_code == c2.status_code == 201 and c1.json()["id"] == c2.json()["id"]
+    post_now = (await client.get(f"/posts/{first.json()['id']}", headers=author.auth)).json()
+    assert post_now["comment_count"] == 1

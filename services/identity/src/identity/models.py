@@ -18,7 +18,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
     PrimaryKeyConstraint,
     String,
@@ -187,19 +186,3 @@ class Block(Base):
         PrimaryKeyConstraint("blocker_id", "blocked_id"),
         CheckConstraint("blocker_id <> blocked_id", name="not_self"),
     )
-
-
-class IdempotencyRecord(Base):
-    """The stored answer to a request made with an ``Idempotency-Key``."""
-
-    __tablename__ = "idempotency_keys"
-
-    scope: Mapped[str] = mapped_column(String(100))
-    key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[Any] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(_tz())
-    expires_at: Mapped[datetime] = mapped_column(_tz(), index=True)
-
-    __table_args__ = (PrimaryKeyConstraint("scope", "key"),)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.encoders import jsonable_encoder
+from kit import idempotency
 from kit.auth import CurrentUser, OptionalUser
 from kit.db import Session
 from kit.errors import problem_responses
+from kit.idempotency import IdempotencyKeyHeader
 from kit.pagination import Pagination
+from starlette.responses import JSONResponse
 
 from content.comments import service
 from content.comments.schemas import CommentCreate, CommentOut, CommentPage, CommentUpdate
@@ -38,7 +44,7 @@ async def list_comments(
     "/posts/{post_id}/comments",
     status_code=201,
     response_model=CommentOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def create_comment(
     hooks: AfterCommit,
@@ -47,10 +53,26 @@ async def create_comment(
     user: CurrentUser,
     session: Session,
     rt: Rt,
-) -> CommentOut:
-    """Comment on a post, or reply to one of its comments with ``parent_id``."""
-    comment = await service.create(session, rt, hooks, user.user_id, post_id, body)
-    return service.comment_out(comment)
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Comment on a post, or reply to one of its comments with ``parent_id``.
+
+    With ``Idempotency-Key``, a retry with the same body returns the first answer.
+    """
+
+    async def make() -> Any:
+        comment = await service.create(session, rt, hooks, user.user_id, post_id, body)
+        return jsonable_encoder(service.comment_out(comment))
+
+    return await idempotency.respond_once(
+        session,
+        key=idempotency_key,
+        scope=f"comment:{user.user_id}:{post_id}",
+        request_body=body.model_dump(mode="json"),
+        make=make,
+        status_code=201,
+        ttl=timedelta(seconds=rt.settings.idempotency_ttl_s),
+    )
 
 
 @router.patch(

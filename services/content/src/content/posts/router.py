@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.encoders import jsonable_encoder
+from kit import idempotency
 from kit.auth import CurrentUser, OptionalUser
 from kit.db import Database, Session
 from kit.errors import problem_responses
+from kit.idempotency import IdempotencyKeyHeader
+from starlette.responses import JSONResponse
 
 from content.posts import service
 from content.posts.schemas import PostCreate, PostOut, PostUpdate
@@ -21,12 +27,34 @@ router = APIRouter(tags=["posts"])
     "/posts",
     status_code=201,
     response_model=PostOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
-async def create_post(body: PostCreate, user: CurrentUser, session: Session, rt: Rt) -> PostOut:
-    """Publish a post or reel; hashtags and @mentions are extracted from its text."""
-    state = await service.create(session, rt, user.user_id, body)
-    return (await service.outs(session, [state]))[0]
+async def create_post(
+    body: PostCreate,
+    user: CurrentUser,
+    session: Session,
+    rt: Rt,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Publish a post or reel; hashtags and @mentions are extracted from its text.
+
+    With ``Idempotency-Key``, a retry with the same body returns the first answer and
+    publishes nothing again.
+    """
+
+    async def make() -> Any:
+        state = await service.create(session, rt, user.user_id, body)
+        return jsonable_encoder((await service.outs(session, [state]))[0])
+
+    return await idempotency.respond_once(
+        session,
+        key=idempotency_key,
+        scope=f"post:{user.user_id}",
+        request_body=body.model_dump(mode="json"),
+        make=make,
+        status_code=201,
+        ttl=timedelta(seconds=rt.settings.idempotency_ttl_s),
+    )
 
 
 @router.get("/posts/{post_id}", response_model=PostOut, responses=problem_responses(401, 404))

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.encoders import jsonable_encoder
+from kit import idempotency
 from kit.db import Session
 from kit.errors import problem_responses
+from kit.idempotency import IdempotencyKeyHeader
 from sqlalchemy import Row
 from starlette.responses import JSONResponse
 
 from identity.accounts import service
 from identity.accounts.schemas import Me, ProfileUpdate, PublicProfile, RegisterRequest
 from identity.auth.deps import CurrentUser
-from identity.idempotency import service as idempotency
 from identity.models import User
 from identity.runtime import Rt
 
@@ -60,36 +61,26 @@ async def register(
     body: RegisterRequest,
     session: Session,
     rt: Rt,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Create an account (argon2id password hash) and publish ``identity.user.registered``.
 
     With ``Idempotency-Key``, a retry with the same body returns the first answer.
     """
-    key = idempotency.check_key(idempotency_key)
-    fingerprint = ""
-    if key is not None:
-        fingerprint = idempotency.request_fingerprint(
-            body.model_dump(mode="json"), secret=rt.settings.key_encryption_secret
-        )
-        replayed = await idempotency.replay(
-            session, scope="register", key=key, fingerprint=fingerprint
-        )
-        if replayed is not None:
-            return replayed
-    user = await service.register(session, rt, body)
-    payload = jsonable_encoder(me_out(user))
-    if key is not None:
-        await idempotency.remember(
-            session,
-            scope="register",
-            key=key,
-            fingerprint=fingerprint,
-            status_code=201,
-            body=payload,
-            ttl=timedelta(seconds=rt.settings.idempotency_ttl_s),
-        )
-    return JSONResponse(payload, status_code=201)
+
+    async def make() -> Any:
+        return jsonable_encoder(me_out(await service.register(session, rt, body)))
+
+    return await idempotency.respond_once(
+        session,
+        key=idempotency_key,
+        scope="register",
+        request_body=body.model_dump(mode="json"),
+        make=make,
+        status_code=201,
+        ttl=timedelta(seconds=rt.settings.idempotency_ttl_s),
+        secret=rt.settings.key_encryption_secret,
+    )
 
 
 @router.get("/me", response_model=Me, responses=problem_responses(401))
