@@ -62,6 +62,8 @@ class ServiceSettings(BaseSettings):
     readiness_timeout_s: float = 2.0
     outbox_poll_interval_s: float = 5.0
     outbox_batch_size: int = 200
+    #: Events a consumer applies in one transaction (1 = one transaction per event).
+    consumer_batch_size: int = 100
 
     @field_validator("log_level")
     @classmethod
