@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(HOME)/.local/bin:$(PATH)
+# Built by infra/setup.sh; the deployment tests lint and render the Helm charts with it.
+HELM_VERSION := v3.22.0
+export HELM ?= $(wildcard $(HOME)/.cache/platform/helm-$(HELM_VERSION)/helm)
 
 UV     ?= uv
 STACK  := $(UV) run --frozen python infra/stack.py

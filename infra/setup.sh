@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the platform needs on a fresh machine (no Docker): uv, the Python
 # workspace, Java 17 + Maven for the Kafka broker (Debian packages, as root), the
-# Kafka jars (fetched once into ~/.cache/platform), and builds realtime-go (Go).
+# Kafka jars (fetched once into ~/.cache/platform), helm for the chart tests, and
+# builds realtime-go (Go).
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,14 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 
 uv sync --all-packages --frozen
+
+# Helm, built once from its Go module (no binary downloads here): the deployment tests
+# lint and render every chart with it. Keep the version in step with the Makefile.
+helm_version=v3.22.0
+helm_dir="$HOME/.cache/platform/helm-$helm_version"
+if [ ! -x "$helm_dir/helm" ]; then
+  echo "setup: building helm $helm_version (once)"
+  GOBIN="$helm_dir" go install "helm.sh/helm/v3/cmd/helm@$helm_version"
+fi
 uv run python infra/stack.py prepare
 echo "setup: done. Next: make up"
