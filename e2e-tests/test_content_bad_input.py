@@ -93,3 +93,13 @@ async def test_an_image_larger_than_the_default_body_limit_uploads_through_the_g
     media = resp.json()
     assert media["width"] == 1024
     assert media["height"] == 1024
+    # Served back through the gateway whole, and by byte range for seeking (206/416).
+    url = f"{C}/media/{media['id']}"
+    whole = await api.get(url)
+    assert whole.status_code == 200 and whole.content == body
+    middle = await api.get(url, headers={"Range": "bytes=1048570-2097160"})
+    assert middle.status_code == 206 and middle.content == body[1048570:2097161]
+    assert middle.headers["content-range"] == f"bytes 1048570-2097160/{len(body)}"
+    beyond = await api.get(url, headers={"Range": f"bytes={len(body)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(body)}"

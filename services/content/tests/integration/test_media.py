@@ -91,3 +91,39 @@ async def test_video_upload_makes_a_reel(client: httpx.AsyncClient, person) -> N
     assert reel["kind"] == "reel"
     reels = (await client.get(f"/users/{owner.id}/posts", params={"kind": "reel"})).json()
     assert [p["id"] for p in reels["items"]] == [reel["id"]]
+
+
+async def test_byte_ranges_are_served_for_seeking(client: httpx.AsyncClient, person) -> None:
+    owner = await person()
+    data = png((64, 48))
+    media = (
+        await client.post(
+            "/media", files={"file": ("a.png", data, "image/png")}, headers=owner.auth
+        )
+    ).json()
+    url, size = f"/media/{media['id']}", len(data)
+
+    whole = await client.get(url)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    part = await client.get(url, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == data[10:20]
+    assert part.headers["content-range"] == f"bytes 10-19/{size}"
+    assert part.headers["content-length"] == "10"
+    tail = await client.get(url, headers={"Range": "bytes=-7"})
+    assert tail.status_code == 206 and tail.content == data[-7:]
+    rest = await client.get(url, headers={"Range": f"bytes={size - 3}-"})
+    assert rest.content == data[-3:]
+    clipped = await client.get(url, headers={"Range": f"bytes=5-{size * 2}"})
+    assert clipped.status_code == 206 and clipped.content == data[5:]
+
+    beyond = await client.get(url, headers={"Range": f"bytes={size}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{size}"
+    assert beyond.headers["content-type"].startswith("application/problem+json")
+    # Several ranges, or a stale If-Range validator: the whole object instead.
+    several = await client.get(url, headers={"Range": "bytes=0-1,4-5"})
+    assert several.status_code == 200 and several.content == data
+    stale = await client.get(url, headers={"Range": "bytes=0-1", "If-Range": '"other"'})
+    assert stale.status_code == 200 and stale.content == data
+    fresh = await client.get(url, headers={"Range": "bytes=0-1", "If-Range": whole.headers["etag"]})
+    assert fresh.status_code == 206 and fresh.content == data[:2]

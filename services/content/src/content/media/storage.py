@@ -24,8 +24,9 @@ class Storage(Protocol):
         """Store ``data`` under ``key`` durably; replaces nothing that readers could see
         half-written."""
 
-    def open(self, key: str) -> AsyncIterator[bytes]:
-        """The object's bytes in chunks; ``FileNotFoundError`` (on first read) when absent."""
+    def open(self, key: str, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """The object's bytes from ``start`` (``length`` of them, or to the end) in
+        chunks; ``FileNotFoundError`` (on first read) when absent."""
 
     async def size(self, key: str) -> int:
         """The object's size; ``FileNotFoundError`` when absent."""
@@ -69,14 +70,22 @@ class LocalDiskStorage:
         finally:
             tmp.unlink(missing_ok=True)
 
-    async def open(self, key: str) -> AsyncIterator[bytes]:
+    async def open(
+        self, key: str, start: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
         path = self._path(key)
         fh = await asyncio.to_thread(open, path, "rb")
         try:
-            while True:
-                chunk = await asyncio.to_thread(fh.read, CHUNK)
+            if start:
+                fh.seek(start)
+            remaining = length
+            while remaining is None or remaining > 0:
+                want = CHUNK if remaining is None else min(CHUNK, remaining)
+                chunk = await asyncio.to_thread(fh.read, want)
                 if not chunk:
                     break
+                if remaining is not None:
+                    remaining -= len(chunk)
                 yield chunk
         finally:
             fh.close()
