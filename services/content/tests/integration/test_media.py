@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -127,3 +131,34 @@ async def test_byte_ranges_are_served_for_seeking(client: httpx.AsyncClient, per
     assert stale.status_code == 200 and stale.content == data
     fresh = await client.get(url, headers={"Range": "bytes=0-1", "If-Range": whole.headers["etag"]})
     assert fresh.status_code == 206 and fresh.content == data[:2]
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+async def test_videos_stream_to_storage_and_an_oversize_one_leaves_nothing(
+    client: httpx.AsyncClient, settings, person
+) -> None:
+    owner = await person()
+    media_dir = Path(settings.media_dir)
+    header = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+    files_before = files_under(media_dir)
+
+    video = header + os.urandom(590_000)
+    resp = await client.post(
+        "/media", files={"file": ("clip.mp4", video, "video/mp4")}, headers=owner.auth
+    )
+    assert resp.status_code == 201 and resp.json()["size_bytes"] == len(video)
+    served = await client.get(f"/media/{resp.json()['id']}")
+    assert served.content == video
+    assert served.headers["etag"] == f'"{hashlib.sha256(video).hexdigest()}"'
+
+    stored = files_under(media_dir)
+    too_big = header + os.urandom(700_000)  # test limit for videos: 600 000 bytes
+    refused = await client.post(
+        "/media", files={"file": ("big.mp4", too_big, "video/mp4")}, headers=owner.auth
+    )
+    assert refused.status_code == 413
+    assert files_under(media_dir) == stored  # no object, no temporary file
+    assert len(stored - files_before) == 1

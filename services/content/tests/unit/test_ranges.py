@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,31 @@ def test_content_range_and_length() -> None:
     assert (r.length, r.content_range(100)) == (10, "bytes 10-19/100")
 
 
+async def chunked(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+async def test_a_stream_that_fails_midway_stores_nothing(tmp_path: Path) -> None:
+    storage = LocalDiskStorage(tmp_path)
+    key = key_for(uuid.uuid4(), "webm")
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * 1000
+        raise RuntimeError("client went away")
+
+    with pytest.raises(RuntimeError):
+        await storage.put(key, broken())
+    assert not any(p.is_file() for p in list(tmp_path.rglob("*")))  # noqa: ASYNC240
+    with pytest.raises(FileNotFoundError):
+        await storage.size(key)
+
+
 async def test_local_disk_reads_a_window_across_chunks(tmp_path: Path) -> None:
     storage = LocalDiskStorage(tmp_path)
     data = os.urandom(2 * CHUNK + 123)
     key = key_for(uuid.uuid4(), "mp4")
-    await storage.put(key, data)
+    await storage.put(key, chunked(data, 100_000))
 
     async def read(start: int = 0, length: int | None = None) -> bytes:
         return b"".join([c async for c in storage.open(key, start, length)])

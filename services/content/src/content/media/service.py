@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -56,21 +57,36 @@ def limit_for(content_type: str, *, image_max: int, video_max: int) -> int:
     return image_max if sniff.is_image(content_type) else video_max
 
 
-async def _read_bounded(upload: UploadFile, first: bytes, limit: int) -> bytes:
-    parts = [first]
-    size = len(first)
-    while True:
-        chunk = await upload.read(READ_CHUNK)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
+class _BoundedReader:
+    """The upload's bytes in chunks (``first`` then the rest), hashed and counted as
+    they pass; 413 as soon as they exceed ``limit``."""
+
+    def __init__(self, upload: UploadFile, first: bytes, limit: int) -> None:
+        self.upload, self.first, self.limit = upload, first, limit
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if self.size > self.limit:
             raise PayloadTooLarge(
-                f"The file is larger than the {limit} bytes allowed for its type.",
-                limit=limit,
+                f"The file is larger than the {self.limit} bytes allowed for its type.",
+                limit=self.limit,
             )
-        parts.append(chunk)
-    return b"".join(parts)
+        self.sha256.update(chunk)
+        return chunk
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self._count(self.first)
+        while chunk := await self.upload.read(READ_CHUNK):
+            yield self._count(chunk)
+
+    async def read_all(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def upload(
@@ -98,25 +114,30 @@ async def upload(
     limit = limit_for(
         content_type, image_max=settings.image_max_bytes, video_max=settings.video_max_bytes
     )
-    data = await _read_bounded(upload_file, head, limit)
+    reader = _BoundedReader(upload_file, head, limit)
+    media_id = uuid7()
+    key = key_for(media_id, sniff.EXTENSIONS[content_type])
     width = height = None
     if sniff.is_image(content_type):
+        # Images are bounded by the (small) image limit and must be decoded whole.
+        data = await reader.read_all()
         try:
             info = sniff.image_info(data, content_type)
         except sniff.InvalidImage as exc:
             raise UnprocessableEntity(str(exc), title="Invalid image") from None
         width, height = info.width, info.height
-    media_id = uuid7()
-    key = key_for(media_id, sniff.EXTENSIONS[content_type])
-    await rt.storage.put(key, data)
+        await rt.storage.put(key, _once(data))
+    else:
+        # Videos stream to storage; an oversize one stops at the limit, storing nothing.
+        await rt.storage.put(key, reader.chunks())
     media = Media(
         id=media_id,
         owner_id=owner_id,
         content_type=content_type,
-        size_bytes=len(data),
+        size_bytes=reader.size,
         width=width,
         height=height,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=reader.sha256.hexdigest(),
         storage_key=key,
         created_at=now,
     )

@@ -8,10 +8,11 @@ An S3-compatible backend implements the same :class:`Storage` protocol.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
@@ -20,9 +21,10 @@ CHUNK = 256 * 1024
 
 
 class Storage(Protocol):
-    async def put(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key`` durably; replaces nothing that readers could see
-        half-written."""
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> None:
+        """Store the bytes ``chunks`` yields under ``key`` durably, without holding them
+        all in memory. Readers never see a half-written object: if ``chunks`` raises,
+        nothing is stored and the exception propagates."""
 
     def open(self, key: str, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """The object's bytes from ``start`` (``length`` of them, or to the end) in
@@ -53,22 +55,21 @@ class LocalDiskStorage:
             raise ValueError(f"invalid storage key {key!r}")
         return self.root / key
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> None:
         path = self._path(key)
-        await asyncio.to_thread(self._write, path, data)
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        fh = await asyncio.to_thread(open, tmp, "wb")
         try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                async for chunk in chunks:
+                    await asyncio.to_thread(fh.write, chunk)
+                await asyncio.to_thread(_flush_and_sync, fh)
+            finally:
+                fh.close()
+            await asyncio.to_thread(os.replace, tmp, path)
         finally:
-            tmp.unlink(missing_ok=True)
+            await asyncio.to_thread(tmp.unlink, True)
 
     async def open(
         self, key: str, start: int = 0, length: int | None = None
@@ -97,3 +98,8 @@ class LocalDiskStorage:
     async def delete(self, key: str) -> None:
         path = self._path(key)
         await asyncio.to_thread(path.unlink, True)
+
+
+def _flush_and_sync(fh: io.BufferedWriter) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
