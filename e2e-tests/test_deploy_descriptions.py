@@ -482,6 +482,13 @@ def test_chart_values_name_real_settings_and_stack_ports(name: str) -> None:
     assert values["podDisruptionBudget"]["enabled"] is True
 
 
+def test_content_keeps_media_on_the_persistent_volume_it_mounts() -> None:
+    values = values_yaml(HELM_DIR / "content")
+    assert values["persistence"]["enabled"] is True
+    assert values["env"]["CONTENT_MEDIA_DIR"] == values["persistence"]["mountPath"]
+    assert "ReadWriteMany" in values["persistence"]["accessModes"]  # shared by replicas
+
+
 def test_gateway_chart_routes_known_contexts_to_their_releases() -> None:
     from gateway.routes import RouteTable
 
@@ -520,6 +527,15 @@ def test_chart_lints_and_renders_a_production_release(
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert all("secretKeyRef" in e["valueFrom"] for e in container["env"])
+    data = values_yaml(HELM_DIR / name)["persistence"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    if data["enabled"]:
+        claim = kinds["PersistentVolumeClaim"]["metadata"]["name"]
+        volumes = kinds["Deployment"]["spec"]["template"]["spec"]["volumes"]
+        assert {"name": "data", "persistentVolumeClaim": {"claimName": claim}} in volumes
+        assert mounts["data"] == data["mountPath"]
+    else:
+        assert "PersistentVolumeClaim" not in kinds and "data" not in mounts
     # The rendered release must satisfy the production checks of the service's settings
     # once the Secret's values are there.
     env = dict(kinds["ConfigMap"]["data"])

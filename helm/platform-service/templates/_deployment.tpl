@@ -1,4 +1,5 @@
 {{- define "platform-service.deployment" -}}
+{{- $data := .Values.persistence -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -37,6 +38,7 @@ spec:
         runAsNonRoot: true
         runAsUser: 10001
         runAsGroup: 10001
+        fsGroup: 10001
         seccompProfile:
           type: RuntimeDefault
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
@@ -84,9 +86,18 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if $data.enabled }}
+            - name: data
+              mountPath: {{ $data.mountPath }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir: {}
+        {{- if $data.enabled }}
+        - name: data
+          persistentVolumeClaim:
+            claimName: {{ $data.existingClaim | default (printf "%s-data" (include "platform-service.fullname" .)) }}
+        {{- end }}
       {{- with .Values.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}
