@@ -28,7 +28,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import Database
 from kit.events import CloudEvent, EventDecodeError, contract_error_types, validate_data
+from kit.housekeeping import Every, prune_inbox
 from kit.metrics import CONSUMER_EVENTS, CONSUMER_LAG
 from kit.outbox import INBOX
 from kit.settings import ServiceSettings
@@ -110,6 +111,7 @@ class EventConsumer:
         self.consumer_kwargs = consumer_kwargs or {}
         self.start_timeout_s = start_timeout_s
         self.batch_size = max(1, batch_size or settings.consumer_batch_size)
+        self._housekeeping = Every(settings.housekeeping_interval_s)
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -179,6 +181,25 @@ class EventConsumer:
                     if isinstance(result, BaseException):
                         raise result
             await self._report_lag(consumer)
+            if self._housekeeping.due():
+                await self.housekeep()
+
+    async def housekeep(self) -> int:
+        """Delete this group's inbox rows older than ``inbox_retention_s`` (see
+        :mod:`kit.housekeeping`); failures are logged and left for the next round."""
+        try:
+            deleted = await prune_inbox(
+                self.db,
+                self.group_id,
+                retention=timedelta(seconds=self.settings.inbox_retention_s),
+                batch=self.settings.housekeeping_batch_size,
+            )
+        except Exception as exc:
+            log.warning("consumer %s: inbox housekeeping failed: %r", self.group_id, exc)
+            return 0
+        if deleted:
+            log.info("consumer %s: inbox housekeeping deleted %d rows", self.group_id, deleted)
+        return deleted
 
     async def _process_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]

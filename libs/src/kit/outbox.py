@@ -18,7 +18,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -56,6 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.db import Database
 from kit.events import CloudEvent, ContractUnavailable, dataschema_uri, topic_for, validate_data
+from kit.housekeeping import Every, prune_idempotency_keys, prune_outbox
 from kit.ids import uuid7
 from kit.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
 from kit.settings import ServiceSettings
@@ -277,6 +278,7 @@ class OutboxRelay:
         self._tracer = get_tracer("kit.outbox")
         self.published_count = 0
         self._backlog_at = float("-inf")
+        self._housekeeping = Every(settings.housekeeping_interval_s)
         setup_tracing(settings.service_name, settings.otlp_endpoint)
 
     def _default_producer(self) -> AIOKafkaProducer:
@@ -314,9 +316,28 @@ class OutboxRelay:
                 await self._update_backlog()
                 if full:
                     continue
+                if self._housekeeping.due():
+                    await self.housekeep()
                 await self._wait_for_work()
         finally:
             await self._close()
+
+    async def housekeep(self) -> int:
+        """Delete published rows past ``outbox_retention_s`` and expired idempotency
+        answers (see :mod:`kit.housekeeping`); returns the rows deleted. Failures are
+        logged and left for the next round."""
+        batch = self.settings.housekeeping_batch_size
+        try:
+            deleted = await prune_outbox(
+                self.db, retention=timedelta(seconds=self.settings.outbox_retention_s), batch=batch
+            )
+            deleted += await prune_idempotency_keys(self.db, batch=batch)
+        except Exception as exc:
+            log.warning("outbox housekeeping failed: %r", exc)
+            return 0
+        if deleted:
+            log.info("outbox housekeeping deleted %d rows", deleted)
+        return deleted
 
     async def stop(self) -> None:
         """Ask :meth:`run` to finish after the batch in progress."""

@@ -62,6 +62,13 @@ class ServiceSettings(BaseSettings):
     readiness_timeout_s: float = 2.0
     outbox_poll_interval_s: float = 5.0
     outbox_batch_size: int = 200
+    #: Published outbox rows are deleted this long after publication (kit.housekeeping).
+    outbox_retention_s: float = 3 * 24 * 3600
+    #: Inbox rows are kept this long; must exceed the consumed topics' retention.
+    inbox_retention_s: float = 14 * 24 * 3600
+    #: How often the relay and consumers prune their tables; rows per delete statement.
+    housekeeping_interval_s: float = 600.0
+    housekeeping_batch_size: int = 5000
     #: Events a consumer applies in one transaction (1 = one transaction per event).
     consumer_batch_size: int = 100
 
