@@ -61,7 +61,14 @@ async def test_offline_recipient_gets_a_message_notification(api, make_user, tai
         )
         assert resp.status_code == 201, resp.text
 
-    notes = (await api.get("/v1/messaging/notifications", headers=b.auth)).json()["items"]
+    # The consumer of messaging.message.sent makes the notification, just after the send.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        notes = (await api.get("/v1/messaging/notifications", headers=b.auth)).json()["items"]
+        if notes or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.2)
     assert [(n["type"], n["subject_id"], n["actor_ids"]) for n in notes] == [
         ("message", conversation, [a.id])
     ]

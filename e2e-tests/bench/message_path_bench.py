@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -72,6 +73,7 @@ from loadgen import (
     encode_request,
     install_fast_loop,
     pids_listening_on,
+    process_cpu_seconds,
     run_in_process,
     summarize_ns,
 )
@@ -333,7 +335,7 @@ async def measure(
     await tap.start()
     watch = {
         "gateway": pids_listening_on(int(gateway.rsplit(":", 1)[1])),
-        "messaging": pids_listening_on(8203),
+        "messaging": service_tree(pids_listening_on(8203)),
         "realtime": pids_listening_on(8090),
         "postgres": pids_by_name("postgres"),
         "kafka": pids_listening_on(9092),
@@ -349,8 +351,13 @@ async def measure(
         keep_records=True,
         watch_pids=watch,
     )
+    # The HTTP server process(es) alone; the rest of "messaging" is its relay, consumer
+    # and jobs when they run as processes of their own.
+    http_pids = pids_listening_on(8203)
+    http_cpu0 = sum(process_cpu_seconds(p) for p in http_pids)
     try:
         res: RunResult = await asyncio.to_thread(run_in_process, cfg)
+        http_cpu_s = sum(process_cpu_seconds(p) for p in http_pids) - http_cpu0
         sent = {r[0]: r for r in res.records if r[4] == 201}
         await receivers.wait_for(set(sent), args.drain)
     finally:
@@ -377,6 +384,7 @@ async def measure(
         "pairs": len(pairs),
         "ws_url": ws_url,
         "http": res.to_dict(),
+        "messaging_http_cpu_s": http_cpu_s,
         "sent_ok": len(sent),
         "received": len(total),
         "missing": missing,
@@ -389,6 +397,38 @@ async def measure(
         "response_to_kafka": summarize_ns(relay),
         "kafka_to_received": summarize_ns(deliver),
     }
+
+
+def _parents() -> dict[int, int]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as fh:
+                out[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+    return out
+
+
+def service_tree(listeners: list[int]) -> list[int]:
+    """The processes of the service that listens: its listeners, the process that started
+    them when it is the service's own (uvicorn's worker supervisor, ``messaging serve``
+    running its relay and consumer as children) and every descendant of those, so the
+    CPU of a relay or consumer process that holds no socket is counted too."""
+    parent_of = _parents()
+    roots = set(listeners)
+    for pid in listeners:
+        ppid = parent_of.get(pid, 0)
+        with contextlib.suppress(OSError), open(f"/proc/{ppid}/cmdline", "rb") as fh:
+            if b"messaging" in fh.read():
+                roots.add(ppid)
+    tree = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parent_of.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sorted(tree)
 
 
 def line(m: dict[str, Any]) -> str:
@@ -404,8 +444,21 @@ def line(m: dict[str, Any]) -> str:
         f"err {h['errors']:4d} missing {m['missing']:4d} | send→socket p50 {t['p50_ms']:.1f} "
         f"p99 {t['p99_ms']:.1f} max {t['max_ms']:.1f} ms | request {pp('scheduled_to_response')} "
         f"relay {pp('response_to_kafka')} kafka→socket {pp('kafka_to_received')} (p50/p99 ms) | "
-        f"CPU {cpu} other {h['other_cpu_pct']:.0f}%"
+        f"CPU {cpu} other {h['other_cpu_pct']:.0f}% | messaging {cpu_ms_per_message(m):.1f} ms "
+        f"CPU per message (HTTP {http_cpu_ms_per_message(m):.1f})"
     )
+
+
+def cpu_ms_per_message(m: dict[str, Any]) -> float:
+    """Messaging's CPU (every process of it) per message sent in the step, in ms."""
+    h = m["http"]
+    sent = max(m["sent_ok"], 1)
+    return h["watched_cpu_pct"].get("messaging", 0.0) / 100.0 * h["wall_s"] * 1000 / sent
+
+
+def http_cpu_ms_per_message(m: dict[str, Any]) -> float:
+    """The HTTP server processes' share of :func:`cpu_ms_per_message`."""
+    return float(m["messaging_http_cpu_s"]) * 1000 / max(m["sent_ok"], 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from kit.consumer import EventConsumer
 from kit.db import Database
 from kit.migrations import migrate
 from kit.outbox import OutboxRelay
+from redis.asyncio import Redis
 
 from messaging.calls.router import router as calls_router
 from messaging.consumers.handler import EventHandler
@@ -46,8 +47,12 @@ def migrations_dir(settings: MessagingSettings) -> Path:
     return Path(settings.migrations_dir) if settings.migrations_dir else MIGRATIONS_DIR
 
 
-def make_consumer(settings: MessagingSettings, db: Database) -> EventConsumer:
-    """The consumer of identity, content and moderation events.
+def make_consumer(
+    settings: MessagingSettings, db: Database, redis: Redis | None = None
+) -> EventConsumer:
+    """The consumer of identity, content and moderation events and of messaging's own
+    sent messages (``redis`` answers presence; without it the handler opens its own,
+    closed by ``consumer.handler.aclose()``).
 
     The kit's own contract check is off: the handler checks contracts itself, because it
     also accepts ``moderation.decision.*`` events that have no contract yet.
@@ -57,7 +62,7 @@ def make_consumer(settings: MessagingSettings, db: Database) -> EventConsumer:
         db,
         group_id=settings.consumer_group,
         topics=settings.consumed_topics,
-        handler=EventHandler(settings),
+        handler=EventHandler(settings, redis),
         validate=False,
     )
 
@@ -90,7 +95,7 @@ def create_app(settings: MessagingSettings | None = None) -> FastAPI:
         if settings.run_outbox_relay:
             started.append(("outbox-relay", OutboxRelay(settings, db)))
         if settings.run_consumer:
-            started.append(("consumer", make_consumer(settings, db)))
+            started.append(("consumer", make_consumer(settings, db, runtime.redis)))
         if settings.run_jobs:
             started.append(("jobs", Jobs(settings, db)))
         for name, worker in started:

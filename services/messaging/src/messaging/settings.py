@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from kit.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -35,9 +36,18 @@ class MessagingSettings(ServiceSettings):
     run_consumer: bool = True
     #: Run the periodic jobs (email digests, room expiry) inside the HTTP process.
     run_jobs: bool = True
+    #: ``messaging serve`` runs the relay, the consumer and the jobs (those switched on
+    #: above) each in a child process of its own instead of on the HTTP server's event
+    #: loop, so sending a message and relaying it use separate cores.
+    workers_apart: bool = False
+    #: HTTP server processes (uvicorn workers) ``messaging serve`` runs; they share the
+    #: port. More than one needs ``workers_apart`` (the relay, consumer and jobs run once).
+    http_workers: int = Field(default=1, ge=1, le=16)
     consumer_group: str = "messaging"
     #: Topics the consumer reads; a test points these at its own fresh topics.
+    #: ``messaging.message.v1``: offline recipients' notifications are made from it.
     consumed_topics: list[str] = [
+        "messaging.message.v1",
         "identity.user.v1",
         "identity.graph.v1",
         "content.post.v1",

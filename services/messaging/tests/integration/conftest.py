@@ -94,9 +94,33 @@ def event(type_: str, data: dict[str, Any], subject: str | None = None) -> Cloud
 
 async def apply(app: FastAPI, type_: str, data: dict[str, Any]) -> None:
     """Apply one incoming event through the consumer's handler (no Kafka, no inbox)."""
-    handler = EventHandler(app.state.settings)
+    handler = EventHandler(app.state.settings, app.state.messaging.redis)
     async with app.state.db.session() as session:
         await handler(session, event(type_, data))
+
+
+_applied_sent: set[str] = set()
+
+
+async def apply_sent(app: FastAPI, conversation: str | uuid.UUID) -> int:
+    """Apply the conversation's ``messaging.message.sent`` events from the outbox that no
+    earlier call applied, in order, through the consumer's handler (what the relay and
+    the consumer do for them); how many were applied."""
+    async with app.state.db.session() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT id, type, data FROM outbox WHERE subject = :s"
+                    " AND type = 'messaging.message.sent' ORDER BY seq"
+                ),
+                {"s": str(conversation)},
+            )
+        ).all()
+    fresh = [(t, d) for i, t, d in rows if str(i) not in _applied_sent]
+    _applied_sent.update(str(r[0]) for r in rows)
+    for type_, data in fresh:
+        await apply(app, type_, data)
+    return len(fresh)
 
 
 async def person(app: FastAPI, name: str | None = None) -> Person:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,8 +17,9 @@ from kit.events import CloudEvent
 from kit.testing import consume, create_topics, unique_topic, wait_until
 from messaging.app import make_consumer
 from messaging.settings import MessagingSettings
+from redis.asyncio import Redis
 
-from .conftest import event, notifications_of, now_iso, person
+from .conftest import event, notifications_of, now_iso, outbox, person
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +134,51 @@ async def test_a_failing_event_goes_to_the_dead_letter_topic_and_the_consumer_go
     headers = [dict(r.headers) for r in dead]
     assert {h["dlq_error_type"] for h in headers} == {b"PermanentError", b"EventDecodeError"}
     assert all(h["dlq_consumer_group"] == group.encode() for h in headers)
+
+
+async def test_sent_messages_notify_offline_recipients_once_and_skip_old_messages(
+    client: httpx.AsyncClient, app: FastAPI, settings: MessagingSettings, redis: Redis
+) -> None:
+    sender, offline, online = await person(app), await person(app), await person(app)
+    resp = await client.post(
+        "/conversations/groups",
+        json={"title": "g", "member_ids": [str(offline.id), str(online.id)]},
+        headers=sender.auth,
+    )
+    group = resp.json()["id"]
+    await redis.set(f"{settings.presence_key_prefix}{online.id}", "1", ex=60)
+    sent = (
+        await client.post(
+            f"/conversations/{group}/messages", json={"text": "hi"}, headers=sender.auth
+        )
+    ).json()
+    [(type_, data)] = [(t, d) for t, d in await outbox(app, group) if t == "messaging.message.sent"]
+    fresh = event(type_, data, subject=group)
+    stale = event(
+        type_,
+        {
+            **data,
+            "message_id": str(uuid.uuid4()),
+            "created_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        },
+        subject=group,
+    )
+    topic = unique_topic("messaging.message")
+    await create_topics(settings.kafka_bootstrap_servers, [topic])
+    # The fresh event twice: the redelivery must not notify again.
+    await publish(topic, [stale, fresh, fresh])
+    async with running(app, settings, topic) as consumer:
+
+        async def all_seen() -> bool:
+            return processed(consumer) >= 3
+
+        await wait_until(all_seen, within_s=40)
+    assert (consumer.applied, consumer.duplicates, consumer.dead_lettered) == (2, 1, 0)
+    [note] = await notifications_of(client, offline)
+    assert note["type"] == "message" and note["subject_id"] == group
+    assert note["actor_ids"] == [str(sender.id)] and note["actor_count"] == 1
+    assert note["created_at"].startswith(sent["created_at"][:19])
+    assert await notifications_of(client, online) == []
+    assert await notifications_of(client, sender) == []
+    changes = [t for t, _ in await outbox(app, offline.id) if t.startswith("messaging.notif")]
+    assert changes == ["messaging.notification.created"]

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from contracts import validate
 
-from .conftest import direct, notifications_of, outbox, person
+from .conftest import apply_sent, direct, notifications_of, outbox, person
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +171,9 @@ async def test_offline_recipients_get_one_batched_notification_unless_online_or_
                 f"/conversations/{group}/messages", json={"text": text}, headers=a.auth
             )
         ).status_code == 201
+    # Sending leaves notifications to the consumer of messaging.message.sent.
+    assert await notifications_of(client, b) == []
+    assert await apply_sent(app, group) == 3
     [note] = await notifications_of(client, b)
     assert note["type"] == "message" and note["subject_id"] == group
     assert note["actor_ids"] == [str(a.id)] and note["actor_count"] == 1
@@ -180,6 +183,7 @@ async def test_offline_recipients_get_one_batched_notification_unless_online_or_
     await client.put(f"/conversations/{group}/mute", json={"muted": True}, headers=b.auth)
     await client.post(f"/notifications/{note['id']}/read", headers=b.auth)
     await client.post(f"/conversations/{group}/messages", json={"text": "four"}, headers=a.auth)
+    assert await apply_sent(app, group) == 1
     assert [n["id"] for n in await notifications_of(client, b)] == [note["id"]]
 
     # Reading the conversation marks its message notification read.
@@ -187,6 +191,7 @@ async def test_offline_recipients_get_one_batched_notification_unless_online_or_
     last = (
         await client.post(f"/conversations/{group}/messages", json={"text": "five"}, headers=a.auth)
     ).json()
+    await apply_sent(app, group)
     assert (await client.get("/notifications/unread-count", headers=b.auth)).json() == {"unread": 1}
     await client.post(
         f"/conversations/{group}/read", json={"message_id": last["id"]}, headers=b.auth

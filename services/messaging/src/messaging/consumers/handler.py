@@ -1,7 +1,12 @@
-"""The consumer of other contexts' events (group ``messaging``).
+"""The consumer of other contexts' events, and of messaging's own sent messages (group
+``messaging``).
 
 It keeps the read models (users, follows, blocks from ``identity.*``; comment authors
-from ``content.comment.*``) and turns events into notifications. Each event runs in the
+from ``content.comment.*``) and turns events into notifications, among them the
+``message`` notification of each recipient of ``messaging.message.sent`` who is offline
+(no presence key in Redis when the event is applied) and has not muted the
+conversation; sending a message leaves that to this consumer so the sender's request
+does not wait for it. Each event runs in the
 kit consumer's transaction together with its inbox row, so a redelivered event changes
 nothing. Event data is checked against its contract first; a contract violation or data
 the handler cannot use raises :class:`PermanentError` (dead-lettered at once, the
@@ -22,16 +27,18 @@ from typing import Any
 from kit.consumer import PermanentError
 from kit.events import CloudEvent
 from pydantic import ValidationError
+from redis.asyncio import Redis
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import ContractError, event_types, validate
 from messaging.clock import parse_time, utcnow
+from messaging.conversations import repository as conversations
 from messaging.graph import repository as graph
 from messaging.models import CommentRef
+from messaging.notifications import presence, sources
 from messaging.notifications import repository as notification_store
-from messaging.notifications import sources
 from messaging.notifications.service import Intent, notify
 from messaging.settings import MessagingSettings
 
@@ -41,11 +48,17 @@ Apply = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 
 
 class EventHandler:
-    """``handler(session, event)`` for :class:`kit.consumer.EventConsumer`."""
+    """``handler(session, event)`` for :class:`kit.consumer.EventConsumer`.
 
-    def __init__(self, settings: MessagingSettings) -> None:
+    ``redis`` answers presence; without one, the handler opens its own on first use
+    (closed by :meth:`aclose`)."""
+
+    def __init__(self, settings: MessagingSettings, redis: Redis | None = None) -> None:
         self.settings = settings
+        self._redis = redis
+        self._own_redis: Redis | None = None
         self._routes: dict[str, Apply] = {
+            "messaging.message.sent": self._message_sent,
             "identity.user.registered": self._user_profile,
             "identity.user.updated": self._user_profile,
             "identity.user.deleted": self._user_deleted,
@@ -75,10 +88,57 @@ class EventHandler:
         except (KeyError, ValueError, TypeError) as exc:
             raise PermanentError(f"{event.type} data unusable: {exc!r}") from exc
 
+    async def aclose(self) -> None:
+        """Close the Redis client the handler opened itself, if any."""
+        if self._own_redis is not None:
+            await self._own_redis.aclose()
+            self._own_redis = None
+
+    def _presence(self) -> Redis:
+        if self._redis is not None:
+            return self._redis
+        if self._own_redis is None:
+            self._own_redis = Redis.from_url(self.settings.redis_url)
+        return self._own_redis
+
     async def _notify(self, session: AsyncSession, intents: list[Intent]) -> None:
         now = utcnow()
         for intent in intents:
             await notify(session, self.settings, intent, now)
+
+    # --- messaging -----------------------------------------------------------------
+
+    async def _message_sent(self, session: AsyncSession, data: dict[str, Any]) -> None:
+        # The message's own time, not the time of applying: batching windows and the
+        # notification's order follow when the message was sent. A message older than
+        # the batch window is past notifying (its conversation shows it unread): that
+        # also keeps a first start of this consumer on the topic's history from
+        # notifying again what the service notified when it still did so while sending.
+        sent_at = parse_time(data["created_at"])
+        if (utcnow() - sent_at).total_seconds() > self.settings.notification_batch_window_s:
+            log.debug("message %s is past notifying", data.get("message_id"))
+            return
+        sender = uuid.UUID(data["sender_id"])
+        conversation_id = uuid.UUID(data["conversation_id"])
+        others = [u for p in data["participant_ids"] if (u := uuid.UUID(p)) != sender]
+        # Presence first: most recipients are online, and then the database is not asked.
+        here = await presence.online(self._presence(), self.settings.presence_key_prefix, others)
+        offline = [u for u in others if u not in here]
+        if not offline:
+            return
+        for recipient in await conversations.unmuted_among(session, conversation_id, offline):
+            await notify(
+                session,
+                self.settings,
+                Intent(
+                    recipient_id=recipient,
+                    type="message",
+                    actor_id=sender,
+                    subject_type="conversation",
+                    subject_id=conversation_id,
+                ),
+                sent_at,
+            )
 
     # --- identity ------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, select, tuple_, update
+from sqlalchemy import and_, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,29 +59,20 @@ async def get(
     return await session.scalar(query)
 
 
-async def claim_next_seq(
-    session: AsyncSession, conversation_id: uuid.UUID, now: datetime
-) -> Row[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, int] | None:
-    """Take the next message ``seq`` of the conversation: row-locks it (sends to one
-    conversation serialize until commit), advances ``last_seq`` and ``last_message_at``.
-
-    Returns ``(id, kind, pair_low, pair_high, last_seq)`` with the new ``last_seq``, or
-    None when there is no such conversation. The caller's transaction must roll back
-    if the message is then refused, which undoes the claim."""
-    result = await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1, last_message_at=now)
-        .returning(
-            Conversation.id,
-            Conversation.kind,
-            Conversation.pair_low,
-            Conversation.pair_high,
-            Conversation.last_seq,
+async def unmuted_among(
+    session: AsyncSession, conversation_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Those of ``user_ids`` who are participants of the conversation and have not muted it."""
+    if not user_ids:
+        return []
+    rows = await session.scalars(
+        select(Participant.user_id).where(
+            Participant.conversation_id == conversation_id,
+            Participant.user_id.in_(list(user_ids)),
+            Participant.muted.is_(False),
         )
-        .execution_options(synchronize_session=False)
     )
-    return result.first()
+    return list(rows)
 
 
 async def participant(

@@ -129,28 +129,6 @@ async def blocked_between(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> 
     return found is not None
 
 
-async def messaging_allowed(
-    session: AsyncSession, sender: uuid.UUID, other: uuid.UUID
-) -> tuple[bool, bool]:
-    """``(blocked, other_live)`` in one round trip: whether either of ``sender`` and
-    ``other`` blocks the other, and whether ``other`` is known and not deleted."""
-    blocked = (
-        select(Block.blocker_id)
-        .where(
-            or_(
-                and_(Block.blocker_id == sender, Block.blocked_id == other),
-                and_(Block.blocker_id == other, Block.blocked_id == sender),
-            )
-        )
-        .exists()
-    )
-    live = (
-        select(KnownUser.id).where(KnownUser.id == other, KnownUser.deleted_at.is_(None)).exists()
-    )
-    row = (await session.execute(select(blocked, live))).one()
-    return bool(row[0]), bool(row[1])
-
-
 async def blocked_among(
     session: AsyncSession, user_id: uuid.UUID, others: Iterable[uuid.UUID]
 ) -> set[uuid.UUID]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from kit.outbox import record_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.clock import iso
+from messaging.messages.schemas import MessageOut
 from messaging.models import Message
 
 SENT = "messaging.message.sent"
@@ -33,13 +35,27 @@ def _state(message: Message, participant_ids: Sequence[uuid.UUID]) -> dict[str, 
 
 
 async def message_sent(
-    session: AsyncSession, message: Message, participant_ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    message: MessageOut,
+    attachments: list[dict[str, Any]],
+    participant_ids: Sequence[uuid.UUID],
 ) -> None:
+    """Record ``messaging.message.sent`` for a new message (``attachments`` as stored)."""
     await record_event(
         session,
         type=SENT,
         subject=str(message.conversation_id),
-        data=_state(message, participant_ids),
+        data={
+            "message_id": str(message.id),
+            "conversation_id": str(message.conversation_id),
+            "sender_id": str(message.sender_id),
+            "participant_ids": [str(p) for p in participant_ids],
+            "text": message.text,
+            "reply_to_id": str(message.reply_to_id) if message.reply_to_id else None,
+            "attachments": attachments,
+            "created_at": iso(message.created_at),
+            "edited_at": None,
+        },
     )
 
 

@@ -40,7 +40,6 @@ async def send_message(
     (``Idempotent-Replayed: true``) instead of sending it twice."""
     result = await service.send(
         session,
-        runtime.redis,
         runtime.settings,
         sender_id=principal.user_id,
         conversation_id=conversation_id,
@@ -48,7 +47,7 @@ async def send_message(
         idempotency_key=idempotency_key,
         now=utcnow(),
     )
-    out = service.to_out(result.message)
+    out = result.message
     if result.replayed:
         return JSONResponse(
             out.model_dump(mode="json"),

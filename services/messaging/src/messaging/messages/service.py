@@ -5,9 +5,10 @@ conversation, a block in either direction stops sending (403). Each message gets
 next ``seq`` of its conversation under a row lock on the conversation, so history and
 unread counts have one order. A send with an ``Idempotency-Key`` that repeats an
 earlier one (same sender, same body, key younger than its TTL) returns the first
-message and changes nothing; the same key with another body is a 422. Recipients who
-are offline (no presence key) and have not muted the conversation get a ``message``
-notification. Every change records its event in the caller's transaction.
+message and changes nothing; the same key with another body is a 422. Every change
+records its event in the caller's transaction. Recipients who are offline and have not
+muted the conversation get a ``message`` notification, made by the event consumer from
+``messaging.message.sent`` (off the sender's request path).
 """
 
 from __future__ import annotations
@@ -22,13 +23,10 @@ import orjson
 from kit.errors import BadRequest, Forbidden, Gone, NotFound, UnprocessableEntity
 from kit.ids import uuid7
 from kit.pagination import decode_cursor, encode_cursor
-from redis.asyncio import Redis
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.conversations import repository as conversations
 from messaging.conversations.service import NOT_FOUND, require_participant
-from messaging.graph import repository as graph
 from messaging.messages import events, repository
 from messaging.messages.schemas import (
     AttachmentOut,
@@ -38,8 +36,7 @@ from messaging.messages.schemas import (
     ReadOut,
     SendIn,
 )
-from messaging.models import Conversation, Message
-from messaging.notifications import presence
+from messaging.models import Message
 from messaging.notifications import service as notifications
 from messaging.settings import MessagingSettings
 
@@ -90,31 +87,14 @@ def _check_text(text: str, settings: MessagingSettings) -> None:
         )
 
 
-async def _require_can_send(
-    session: AsyncSession,
-    conversation: Conversation | Row[uuid.UUID, str, uuid.UUID | None, uuid.UUID | None, int],
-    sender_id: uuid.UUID,
-) -> None:
-    if conversation.kind != "direct":
-        return
-    assert conversation.pair_low is not None and conversation.pair_high is not None
-    other = conversation.pair_high if conversation.pair_low == sender_id else conversation.pair_low
-    blocked, other_live = await graph.messaging_allowed(session, sender_id, other)
-    if blocked:
-        raise Forbidden("You cannot message this user.", title="Messaging not allowed")
-    if not other_live:
-        raise Gone("This user's account no longer exists.", title="Account deleted")
-
-
 @dataclass
 class SendResult:
-    message: Message
+    message: MessageOut
     replayed: bool
 
 
 async def send(
     session: AsyncSession,
-    redis: Redis,
     settings: MessagingSettings,
     *,
     sender_id: uuid.UUID,
@@ -125,7 +105,12 @@ async def send(
 ) -> SendResult:
     """Send a message. 404 for a non-participant, 403 when blocked, 410 when the other
     side of a direct conversation deleted their account, 422 for an empty or too long
-    message, a reply to a message of another conversation, or a reused key."""
+    message, a reply to a message of another conversation, or a reused key.
+
+    Two statements after the key check: claim the next ``seq`` (row lock), then check
+    and insert; then the ``messaging.message.sent`` event goes to the outbox in the same
+    transaction. Notifications for offline recipients are not made here: the consumer
+    makes them from that event (see :mod:`messaging.consumers.handler`)."""
     key = check_idempotency_key(idempotency_key)
     fingerprint = request_hash(conversation_id, body) if key else None
     if key:
@@ -138,68 +123,65 @@ async def send(
                         "This Idempotency-Key was already used with a different request.",
                         title="Idempotency-Key reused",
                     )
-                return SendResult(earlier, replayed=True)
+                return SendResult(to_out(earlier), replayed=True)
             await repository.release_idempotency_key(session, earlier.id)
 
     text = body.text.strip()
     if not text and not body.attachments:
         raise UnprocessableEntity("A message needs text or at least one attachment.")
     _check_text(text, settings)
-    # Claiming the seq row-locks the conversation, which orders sends; a refusal below
-    # rolls the claim back with the transaction. The member list (read once, under that
-    # lock) is both the membership check and the event's participant_ids.
-    conversation = await conversations.claim_next_seq(session, conversation_id, now)
-    if conversation is None:
+    # Claiming the seq row-locks the conversation, which orders sends and membership
+    # changes; a refusal below rolls the claim back with the transaction. The member
+    # list (read once, under that lock) is both the membership check and the event's
+    # participant_ids.
+    claim = await repository.claim_seq(session, conversation_id, now)
+    if claim is None:
         raise NotFound(NOT_FOUND)
-    members = await conversations.participants(session, conversation_id)
-    if not any(m.user_id == sender_id for m in members):
-        raise NotFound(NOT_FOUND)
-    await _require_can_send(session, conversation, sender_id)
-    if (
-        body.reply_to_id is not None
-        and await repository.get_in(session, conversation_id, body.reply_to_id) is None
-    ):
-        raise UnprocessableEntity(
-            "reply_to_id must name a message of this conversation.", title="Unknown reply"
-        )
+    other = None
+    if claim.kind == "direct":
+        assert claim.pair_low is not None and claim.pair_high is not None
+        other = claim.pair_high if claim.pair_low == sender_id else claim.pair_low
     attachments: list[dict[str, Any]] = [a.model_dump(mode="json") for a in body.attachments]
-    message = Message(
-        id=uuid7(),
+    message_id = uuid7()
+    checked = await repository.insert_checked(
+        session,
         conversation_id=conversation_id,
-        seq=conversation.last_seq,
         sender_id=sender_id,
-        text=text,
+        other_id=other,
         reply_to_id=body.reply_to_id,
-        attachments=attachments,
+        message_id=message_id,
+        seq=claim.seq,
+        text=text,
+        attachments_json=orjson.dumps(attachments).decode(),
         created_at=now,
         idempotency_key=key,
         request_hash=fingerprint,
         idempotency_expires_at=now + timedelta(seconds=settings.idempotency_ttl_s) if key else None,
     )
-    session.add(message)
-    await session.flush()
-    await repository.advance_read(session, conversation_id, sender_id, message.seq, message.id)
-    member_ids = [m.user_id for m in members]
-    await events.message_sent(session, message, member_ids)
-
-    recipients = [m.user_id for m in members if m.user_id != sender_id and not m.muted]
-    here = await presence.online(redis, settings.presence_key_prefix, recipients)
-    for recipient in recipients:
-        if recipient in here:
-            continue
-        await notifications.notify(
-            session,
-            settings,
-            notifications.Intent(
-                recipient_id=recipient,
-                type="message",
-                actor_id=sender_id,
-                subject_type="conversation",
-                subject_id=conversation_id,
-            ),
-            now,
+    if not checked.member:
+        raise NotFound(NOT_FOUND)
+    if checked.blocked:
+        raise Forbidden("You cannot message this user.", title="Messaging not allowed")
+    if not checked.other_live:
+        raise Gone("This user's account no longer exists.", title="Account deleted")
+    if not checked.reply_ok:
+        raise UnprocessableEntity(
+            "reply_to_id must name a message of this conversation.", title="Unknown reply"
         )
-    return SendResult(message, replayed=False)
+    out = MessageOut(
+        id=message_id,
+        conversation_id=conversation_id,
+        seq=claim.seq,
+        sender_id=sender_id,
+        text=text,
+        reply_to_id=body.reply_to_id,
+        attachments=[AttachmentOut(**a) for a in attachments],
+        created_at=now,
+        edited_at=None,
+        deleted=False,
+    )
+    await events.message_sent(session, out, attachments, checked.member_ids)
+    return SendResult(out, replayed=False)
 
 
 async def history(
