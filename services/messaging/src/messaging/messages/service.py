@@ -13,13 +13,13 @@ muted the conversation get a ``message`` notification, made by the event consume
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from kit import idempotency
 from kit.errors import BadRequest, Forbidden, Gone, NotFound, UnprocessableEntity
 from kit.ids import uuid7
 from kit.pagination import decode_cursor, encode_cursor
@@ -40,28 +40,11 @@ from messaging.models import Message
 from messaging.notifications import service as notifications
 from messaging.settings import MessagingSettings
 
-MAX_KEY_LENGTH = 255
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    """The key, or None when absent; 400 when empty, too long or unprintable."""
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise BadRequest(
-            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters.",
-            title="Invalid Idempotency-Key",
-        )
-    return key
-
 
 def request_hash(conversation_id: uuid.UUID, body: SendIn) -> str:
-    canonical = orjson.dumps(
-        {"c": str(conversation_id), "b": body.model_dump(mode="json")},
-        option=orjson.OPT_SORT_KEYS,
+    return idempotency.request_fingerprint(
+        {"c": str(conversation_id), "b": body.model_dump(mode="json")}
     )
-    return hashlib.sha256(canonical).hexdigest()
 
 
 def to_out(message: Message) -> MessageOut:
@@ -111,7 +94,7 @@ async def send(
     and insert; then the ``messaging.message.sent`` event goes to the outbox in the same
     transaction. Notifications for offline recipients are not made here: the consumer
     makes them from that event (see :mod:`messaging.consumers.handler`)."""
-    key = check_idempotency_key(idempotency_key)
+    key = idempotency.check_key(idempotency_key)
     fingerprint = request_hash(conversation_id, body) if key else None
     if key:
         await repository.lock_idempotency_key(session, sender_id, key)
