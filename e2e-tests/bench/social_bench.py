@@ -166,10 +166,12 @@ class SocialMix(RequestFactory):
 
 @dataclass(frozen=True)
 class SearchQueries(RequestFactory):
-    """``GET /v1/search/posts?q=<1-2 Zipf words>&limit=10`` as a random signed-in user."""
+    """``GET /v1/search/posts?q=<1-2 Zipf words>&limit=10`` as a random signed-in user
+    (with ``&facets=false`` when ``facets`` is off)."""
 
     tokens: tuple[str, ...]
     salt: int
+    facets: bool = True
 
     def query_for(self, index: int, words: ZipfWords) -> str:
         return words.query(random.Random(_splitmix(self.salt * 1_000_003 + index)))
@@ -182,6 +184,8 @@ class SearchQueries(RequestFactory):
             h = _splitmix(self.salt * 1_000_003 + index)
             q = quote(self.query_for(index, words))
             path = f"{target.base_path}/v1/search/posts?q={q}&limit=10"
+            if not self.facets:
+                path += "&facets=false"
             return encode_request("GET", path, target.host, auth[(h >> 8) % len(self.tokens)])
 
         return make
@@ -607,7 +611,10 @@ class Bench:
 
     async def search_step(self, rate: float, duration: float) -> dict[str, Any]:
         await refresh_tokens(self.args.identity_url, self.users)
-        req = SearchQueries(tuple(self.users.access), salt=random.getrandbits(40))
+        req = SearchQueries(
+            tuple(self.users.access), salt=random.getrandbits(40),
+            facets=not self.args.search_no_facets,
+        )  # fmt: skip
         watch = self._watch()
         watch["search"] = pids_listening_on(self.args.private_search_port)
         cfg = RunConfig(
@@ -807,7 +814,8 @@ def print_summary(report: dict[str, Any]) -> None:
         )
     h = report["headline"]
     print(f"\nmax sustainable mix rate (p99 <= {report['params']['slo_p99_ms']:g} ms): "
-          f"{h['max_rate']} req/s (first failing step: {h['first_failing_rate']})")  # fmt: skip
+          f"{h.get('max_rate')} req/s "
+          f"(first failing step: {h.get('first_failing_rate')})")  # fmt: skip
     for key in ("confirm", "target_rate"):
         row = h.get(key)
         if row:
@@ -968,6 +976,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target-rate", type=float, default=300.0)
     p.add_argument("--search-rates", help="search ladder, comma-separated req/s")
     p.add_argument("--search-posts", type=int, help="posts in the search index (0: skip)")
+    p.add_argument("--search-no-facets", action="store_true",
+                   help="search queries ask for no facets (facets=false)")  # fmt: skip
     p.add_argument("--posts-per-user", type=int, help="posts seeded per user for timelines")
     p.add_argument("--step-s", type=float)
     p.add_argument("--confirm-s", type=float)

@@ -1,7 +1,7 @@
 """The search HTTP application.
 
 At startup: migrate the schema to head, make sure every collection alias exists, and
-run the event consumer (group ``search``) in the background.
+run the event consumer (group ``search``) and the statistics writer in the background.
 """
 
 from __future__ import annotations
@@ -82,8 +82,10 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await migrate(settings, migrations_dir(settings))
         await runtime.collections.ensure_all()
+        await runtime.pg()
         app.state.search = runtime
         app.state.search_tasks = set()
+        stats_task = asyncio.create_task(runtime.stats.run(), name="search-stats")
         consumer: EventConsumer | None = None
         consumer_task: asyncio.Task[None] | None = None
         if settings.run_consumer:
@@ -99,6 +101,10 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+            # Stores the statistics still buffered before the pool closes.
+            runtime.stats.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stats_task, timeout=10)
             await runtime.aclose()
 
     db = Database(settings)

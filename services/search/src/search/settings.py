@@ -64,6 +64,16 @@ class SearchSettings(ServiceSettings):
     drop_tokens_threshold: int = 0
     #: Documents per import request when a reindex backfills a new collection version.
     reindex_batch_size: int = 500
+    #: Connections of the query path's own pool (viewer context, statistics).
+    read_pool_size: int = 4
+    #: Seconds a viewer's follows/memberships/blocks are reused between queries; changes
+    #: this process applies drop them at once, changes applied elsewhere wait for expiry
+    #: (see ``search.query.repository.ViewerCache``). 0 turns the cache off.
+    viewer_cache_ttl_s: float = 2.0
+    #: Query statistics are stored in batches this often (see ``StatsRecorder``).
+    stats_flush_interval_s: float = 1.0
+    #: Statistics rows kept in memory at most while the database is unreachable.
+    stats_buffer_max: int = 20_000
     #: Days of per-query statistics kept; older rows are pruned by ``search prune-stats``.
     stats_retention_days: int = 30
 

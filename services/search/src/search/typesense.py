@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
+import orjson
+
+from search.http import HTTPClient, HTTPUnavailable
 
 API_KEY_HEADER = "X-TYPESENSE-API-KEY"
 
@@ -37,22 +40,40 @@ class TypesenseUnavailable(ConnectionError):
     """Typesense is unreachable, timed out or failed (5xx)."""
 
 
-class Typesense:
-    """Typesense over HTTP with one pooled ``httpx.AsyncClient``."""
+class Response:
+    """A Typesense answer with a 2xx status."""
 
-    def __init__(
-        self,
-        url: str,
-        api_key: str,
-        *,
-        timeout: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=url.rstrip("/"),
-            headers={API_KEY_HEADER: api_key},
+    __slots__ = ("body", "status")
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def _segment(value: str) -> str:
+    """One path segment, percent-encoded (ids and names cannot add path levels)."""
+    return quote(str(value), safe="")
+
+
+class Typesense:
+    """Typesense over pooled keep-alive HTTP/1.1 connections (:mod:`search.http`)."""
+
+    def __init__(self, url: str, api_key: str, *, timeout: float = 5.0) -> None:
+        parts = urlsplit(url.rstrip("/"))
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"typesense_url must be http://host[:port], not {url!r}")
+        self._client = HTTPClient(
+            parts.hostname,
+            parts.port or 80,
+            headers={API_KEY_HEADER: api_key, "Accept": "application/json"},
             timeout=timeout,
-            transport=transport,
         )
 
     async def aclose(self) -> None:
@@ -66,23 +87,31 @@ class Typesense:
         json_body: Any = None,
         content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
+        target = f"{path}?{urlencode(params)}" if params else path
+        if json_body is not None:
+            body = orjson.dumps(json_body)
+            content_type = "application/json"
+        else:
+            body = content or b""
+            content_type = "text/plain"
         try:
-            response = await self._client.request(
-                method, path, json=json_body, content=content, params=params
+            status, data = await self._client.request(
+                method, target, body=body, content_type=content_type
             )
-        except httpx.TransportError as exc:
-            raise TypesenseUnavailable(f"typesense unreachable: {exc!r}") from exc
-        if response.status_code >= 500:
-            raise TypesenseUnavailable(f"typesense {response.status_code}: {response.text[:300]}")
-        if response.status_code >= 400:
+        except HTTPUnavailable as exc:
+            raise TypesenseUnavailable(f"typesense unreachable: {exc}") from exc
+        if status >= 500:
+            raise TypesenseUnavailable(f"typesense {status}: {data[:300]!r}")
+        if status >= 400:
+            text = data.decode("utf-8", "replace")
             try:
-                message = str(response.json().get("message", response.text))
-            except ValueError:
-                message = response.text
-            error = TypesenseNotFound if response.status_code == 404 else TypesenseError
-            raise error(response.status_code, message[:500])
-        return response
+                message = str(orjson.loads(data).get("message", text))
+            except (orjson.JSONDecodeError, AttributeError):
+                message = text
+            error = TypesenseNotFound if status == 404 else TypesenseError
+            raise error(status, message[:500])
+        return Response(status, data)
 
     # -- server ---------------------------------------------------------------------
 
@@ -102,7 +131,7 @@ class Typesense:
         return result
 
     async def get_collection(self, name: str) -> dict[str, Any]:
-        response = await self._request("GET", f"/collections/{name}")
+        response = await self._request("GET", f"/collections/{_segment(name)}")
         result: dict[str, Any] = response.json()
         return result
 
@@ -112,29 +141,31 @@ class Typesense:
         return result
 
     async def delete_collection(self, name: str) -> None:
-        await self._request("DELETE", f"/collections/{name}")
+        await self._request("DELETE", f"/collections/{_segment(name)}")
 
     async def get_alias(self, name: str) -> str | None:
         """The collection ``name`` points at, or None when there is no such alias."""
         try:
-            response = await self._request("GET", f"/aliases/{name}")
+            response = await self._request("GET", f"/aliases/{_segment(name)}")
         except TypesenseNotFound:
             return None
         return str(response.json()["collection_name"])
 
     async def upsert_alias(self, name: str, collection: str) -> None:
         """Point alias ``name`` at ``collection`` (atomic on the server)."""
-        await self._request("PUT", f"/aliases/{name}", json_body={"collection_name": collection})
+        await self._request(
+            "PUT", f"/aliases/{_segment(name)}", json_body={"collection_name": collection}
+        )
 
     async def delete_alias(self, name: str) -> None:
-        await self._request("DELETE", f"/aliases/{name}")
+        await self._request("DELETE", f"/aliases/{_segment(name)}")
 
     # -- documents ------------------------------------------------------------------
 
     async def upsert(self, collection: str, document: Mapping[str, Any]) -> None:
         await self._request(
             "POST",
-            f"/collections/{collection}/documents",
+            f"/collections/{_segment(collection)}/documents",
             json_body=dict(document),
             params={"action": "upsert"},
         )
@@ -142,7 +173,9 @@ class Typesense:
     async def delete(self, collection: str, doc_id: str) -> bool:
         """Delete one document; False when it was not there."""
         try:
-            await self._request("DELETE", f"/collections/{collection}/documents/{doc_id}")
+            await self._request(
+                "DELETE", f"/collections/{_segment(collection)}/documents/{_segment(doc_id)}"
+            )
         except TypesenseNotFound:
             return False
         return True
@@ -150,7 +183,7 @@ class Typesense:
     async def delete_by_filter(self, collection: str, filter_by: str) -> int:
         response = await self._request(
             "DELETE",
-            f"/collections/{collection}/documents",
+            f"/collections/{_segment(collection)}/documents",
             params={"filter_by": filter_by, "batch_size": 500},
         )
         return int(response.json().get("num_deleted", 0))
@@ -164,7 +197,7 @@ class Typesense:
             return 0
         response = await self._request(
             "POST",
-            f"/collections/{collection}/documents/import",
+            f"/collections/{_segment(collection)}/documents/import",
             content="\n".join(lines).encode(),
             params={"action": "upsert"},
         )
@@ -179,7 +212,9 @@ class Typesense:
 
     async def get_document(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         try:
-            response = await self._request("GET", f"/collections/{collection}/documents/{doc_id}")
+            response = await self._request(
+                "GET", f"/collections/{_segment(collection)}/documents/{_segment(doc_id)}"
+            )
         except TypesenseNotFound:
             return None
         result: dict[str, Any] = response.json()

@@ -103,6 +103,8 @@ async def test_filters_sort_and_facets(client: httpx.AsyncClient, apply: Apply) 
     facets = (await client.get("/posts", params={"q": word})).json()["facets"]
     assert {"value": "تقنيه", "count": 2} in facets["hashtags"]
     assert {"value": "reel", "count": 1} in facets["kind"]
+    bare = (await client.get("/posts", params={"q": word, "facets": "false"})).json()
+    assert bare["facets"] == {} and bare["found"] == 3 and len(bare["items"]) == 3
 
 
 async def test_users_communities_all_and_suggestions(

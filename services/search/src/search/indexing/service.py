@@ -18,6 +18,7 @@ from typing import Any, Literal
 from kit.consumer import PermanentError
 from kit.events import CloudEvent
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import contracts
@@ -255,12 +256,38 @@ _HANDLERS: dict[str, Apply] = {
 HANDLED_TYPES = frozenset(_HANDLERS)
 
 
+#: Event type -> the data fields naming users whose viewer context (follows, blocks,
+#: memberships) the event changes.
+_VIEWER_FIELDS: dict[str, tuple[str, ...]] = {
+    "identity.follow.created": ("follower_id",),
+    "identity.follow.removed": ("follower_id",),
+    "identity.block.created": ("blocker_id", "blocked_id"),
+    "identity.block.removed": ("blocker_id", "blocked_id"),
+    "content.community.member_joined": ("user_id",),
+    "content.community.member_left": ("user_id",),
+}
+
+
+def viewers_touched(event: CloudEvent) -> tuple[str, ...] | None:
+    """Users whose viewer context ``event`` changes: none (``()``), some, or None for
+    anyone (a deleted user's edges are all deactivated)."""
+    if event.type == "identity.user.deleted":
+        return None
+    data = event.data if isinstance(event.data, dict) else {}
+    return tuple(str(data[f]) for f in _VIEWER_FIELDS.get(event.type, ()) if data.get(f))
+
+
 class Indexer:
-    """Carries out :class:`IndexOp` s against the collection aliases."""
+    """Carries out :class:`IndexOp` s against the collection aliases.
+
+    ``on_graph_change`` (set by the runtime) is told which viewers' follows, blocks or
+    memberships an applied event changed, once its transaction has committed.
+    """
 
     def __init__(self, client: Typesense, collections: Collections) -> None:
         self.client = client
         self.collections = collections
+        self.on_graph_change: Callable[[tuple[str, ...] | None], None] | None = None
 
     async def execute(self, ops: Sequence[IndexOp]) -> None:
         """Apply ``ops`` in order. Raises ``TypesenseUnavailable`` (retry later) or
@@ -301,6 +328,13 @@ def make_handler(indexer: Indexer) -> Callable[[AsyncSession, CloudEvent], Await
         check_contract(event)
         await repo.lock_index_shared(session)
         ops = await apply_to_read_model(session, event)
+        notify = indexer.on_graph_change
+        touched = viewers_touched(event)
+        if notify is not None and touched != ():
+            # After commit: a query reloading the context earlier would read the old edges.
+            sa_event.listen(
+                session.sync_session, "after_commit", lambda _s: notify(touched), once=True
+            )
         try:
             await indexer.execute(ops)
         except TypesenseError as exc:

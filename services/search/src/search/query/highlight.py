@@ -12,10 +12,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
-from search.arabic import search_token
+from search.arabic import search_token as _search_token
 
 _WORDS = re.compile(r"(\s+)")
+# Pages repeat words (the query's, common ones): normalising each distinct word once
+# per process saves most of the highlighting time. Bounded, so memory stays flat.
+search_token = lru_cache(maxsize=65_536)(_search_token)
 MARK_OPEN = "<mark>"
 MARK_CLOSE = "</mark>"
 
@@ -51,18 +55,18 @@ def highlight(
         marked.append(bool(norm) and any(norm == t or norm.startswith(t) for t in wanted))
     if not any(marked):
         return None
+    start, end = 0, len(words)
+    if max_words is not None and len(words) > max_words:
+        first = marked.index(True)
+        start = max(0, first - max_words // 3)
+        end = min(len(words), start + max_words)
+        start = max(0, end - max_words)
+    # Only the words shown are escaped and marked.
     out = []
-    for i, piece in enumerate(pieces):
-        if i % 2:
-            out.append(piece)
-            continue
-        escaped = html.escape(piece, quote=False)
-        out.append(f"{MARK_OPEN}{escaped}{MARK_CLOSE}" if marked[i // 2] else escaped)
-    if max_words is None or len(words) <= max_words:
-        return "".join(out)
-    first = marked.index(True)
-    start = max(0, first - max_words // 3)
-    end = min(len(words), start + max_words)
-    start = max(0, end - max_words)
-    window = "".join(out[start * 2 : end * 2 - 1])
+    for w in range(start, end):
+        if w > start:
+            out.append(pieces[2 * w - 1])
+        escaped = html.escape(words[w], quote=False)
+        out.append(f"{MARK_OPEN}{escaped}{MARK_CLOSE}" if marked[w] else escaped)
+    window = "".join(out)
     return ("… " if start > 0 else "") + window + (" …" if end < len(words) else "")

@@ -12,14 +12,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from kit.auth import OptionalUser
-from kit.db import Session
 from kit.errors import BadRequest, problem_responses
 
+from search.arabic import normalise
 from search.collections import Kind
 from search.query import filters as flt
-from search.query.repository import load_viewer
 from search.query.schemas import (
     AllResults,
     CommunityHit,
@@ -36,7 +37,6 @@ from search.query.service import (
     all_results,
 )
 from search.runtime import Rt
-from search.stats.service import record_query
 
 router = APIRouter(tags=["search"])
 
@@ -47,11 +47,27 @@ SortParam = Annotated[
     Literal["relevance", "newest", "score"], Query(description="Order of the hits")
 ]
 Label = Annotated[str | None, Query(min_length=1, max_length=100)]
+WithFacets = Annotated[
+    bool,
+    Query(
+        description="Count facet values over every match (false: `facets` is empty; "
+        "cheaper on broad queries, e.g. for search-as-you-type)"
+    ),
+]
 ERRORS = problem_responses(400, 401, 422, 503)
 
 
-async def _viewer(session: Session, user: OptionalUser) -> flt.Viewer:
-    return await load_viewer(session, user.user_id if user else None)
+# The handlers open no database transaction: the viewer's context comes from the
+# runtime's cache/read pool and statistics are stored in batches (search.stats).
+# Responses are serialised directly; the response models document their shape.
+
+
+async def _viewer(rt: Rt, user: OptionalUser) -> flt.Viewer:
+    return await rt.viewers.get(user.user_id if user else None)
+
+
+def _json(payload: Any) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
 
 
 def _check_range(created_from: datetime | None, created_to: datetime | None) -> None:
@@ -61,7 +77,6 @@ def _check_range(created_from: datetime | None, created_to: datetime | None) -> 
 
 @router.get("/posts", response_model=SearchPage[PostHit], responses=ERRORS)
 async def search_posts(
-    session: Session,
     user: OptionalUser,
     rt: Rt,
     q: Q = "",
@@ -75,10 +90,11 @@ async def search_posts(
     sort: SortParam = "relevance",
     cursor: Cursor = None,
     limit: Limit = 20,
-) -> SearchPage[Any]:
+    facets: WithFacets = True,
+) -> Response:
     """Posts matching ``q`` that the caller may see, with facets and highlights."""
     _check_range(created_from, created_to)
-    viewer = await _viewer(session, user)
+    viewer = await _viewer(rt, user)
     filters = flt.PostFilters(
         community_id=str(community) if community else None,
         author_id=str(author) if author else None,
@@ -95,24 +111,23 @@ async def search_posts(
         sort=sort,
         limit=limit,
         cursor=cursor,
-        facets=POST_FACETS,
+        facets=POST_FACETS if facets else None,
         binding={**filters.__dict__, "viewer": viewer.user_id},
     )
-    return await _one(session, rt, req)
+    return _json(await _one(rt, req))
 
 
 @router.get("/users", response_model=SearchPage[UserHit], responses=ERRORS)
 async def search_users(
-    session: Session,
     user: OptionalUser,
     rt: Rt,
     q: Q = "",
     sort: Annotated[Literal["relevance", "newest"], Query()] = "relevance",
     cursor: Cursor = None,
     limit: Limit = 20,
-) -> SearchPage[Any]:
+) -> Response:
     """Users by username, display name or bio (never across a block)."""
-    viewer = await _viewer(session, user)
+    viewer = await _viewer(rt, user)
     req = Request(
         kind="users",
         q=q,
@@ -122,12 +137,11 @@ async def search_users(
         cursor=cursor,
         binding={"viewer": viewer.user_id},
     )
-    return await _one(session, rt, req)
+    return _json(await _one(rt, req))
 
 
 @router.get("/communities", response_model=SearchPage[CommunityHit], responses=ERRORS)
 async def search_communities(
-    session: Session,
     user: OptionalUser,
     rt: Rt,
     q: Q = "",
@@ -137,9 +151,10 @@ async def search_communities(
     sort: SortParam = "relevance",
     cursor: Cursor = None,
     limit: Limit = 20,
-) -> SearchPage[Any]:
+    facets: WithFacets = True,
+) -> Response:
     """Communities by name, tags or description, with category/tag/visibility facets."""
-    viewer = await _viewer(session, user)
+    viewer = await _viewer(rt, user)
     filters = flt.CommunityFilters(category=category, tag=flt_tag(tag), visibility=visibility)
     req = Request(
         kind="communities",
@@ -148,15 +163,14 @@ async def search_communities(
         sort=sort,
         limit=limit,
         cursor=cursor,
-        facets=COMMUNITY_FACETS,
+        facets=COMMUNITY_FACETS if facets else None,
         binding={**filters.__dict__, "viewer": viewer.user_id},
     )
-    return await _one(session, rt, req)
+    return _json(await _one(rt, req))
 
 
 @router.get("/all", response_model=AllResults, responses=ERRORS)
 async def search_all(
-    session: Session,
     user: OptionalUser,
     rt: Rt,
     q: Q = "",
@@ -165,10 +179,10 @@ async def search_all(
         Query(alias="type", description="Collections to include (repeatable); default all"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=20, description="Hits per collection")] = 5,
-) -> AllResults:
+) -> Response:
     """The first hits of each collection in one round trip (no cursors: follow up with
     the collection's own endpoint)."""
-    viewer = await _viewer(session, user)
+    viewer = await _viewer(rt, user)
     wanted: list[Kind] = list(dict.fromkeys(types or ["posts", "users", "communities"]))
     reqs = []
     for kind in wanted:
@@ -184,56 +198,51 @@ async def search_all(
     pages = await Searcher(rt).search(reqs)
     took = pages[0][1] if pages else 0.0
     for page, _ in pages:
-        page.next_cursor = None
-    found = sum(page.found for page, _ in pages)
+        page["next_cursor"] = None
+    found = sum(page["found"] for page, _ in pages)
     result = all_results(q, [(k, p) for k, (p, _) in zip(wanted, pages, strict=True)], took * 1000)
-    await record_query(session, collection="all", query=result.query, found=found, latency_s=took)
-    return result
+    rt.stats.record(collection="all", query=result["query"], found=found, latency_s=took)
+    return _json(result)
 
 
 @router.get("/suggest", response_model=Suggestions, responses=ERRORS)
 async def suggest(
-    session: Session,
     user: OptionalUser,
     rt: Rt,
     q: Annotated[str, Query(min_length=1, max_length=50, description="What was typed so far")],
     limit: Annotated[int, Query(ge=1, le=10)] = 5,
-) -> Suggestions:
+) -> Response:
     """Completions for a prefix: users, communities and hashtags the caller may see."""
     started = time.perf_counter()
-    viewer = await _viewer(session, user)
+    viewer = await _viewer(rt, user)
     result = await Searcher(rt).suggest(q, viewer, limit)
-    found = len(result.users) + len(result.communities) + len(result.hashtags)
-    await record_query(
-        session,
+    found = len(result["users"]) + len(result["communities"]) + len(result["hashtags"])
+    rt.stats.record(
         collection="suggest",
-        query=result.query,
+        query=result["query"],
         found=found,
         latency_s=time.perf_counter() - started,
     )
-    return result
+    return _json(result)
 
 
 def flt_tag(tag: str | None) -> str | None:
     """A hashtag filter in the indexed form (normalised, without '#')."""
     if tag is None:
         return None
-    from search.arabic import normalise
-
     norm = normalise(tag).lstrip("#")
     if not norm:
         raise BadRequest("`tag` has no letters or digits.", title="Invalid tag")
     return norm
 
 
-async def _one(session: Session, rt: Rt, req: Request) -> SearchPage[Any]:
+async def _one(rt: Rt, req: Request) -> dict[str, Any]:
     started = time.perf_counter()
     [(page, _)] = await Searcher(rt).search([req])
-    await record_query(
-        session,
+    rt.stats.record(
         collection=req.kind,
-        query=page.query,
-        found=page.found,
+        query=page["query"],
+        found=page["found"],
         latency_s=time.perf_counter() - started,
     )
     return page

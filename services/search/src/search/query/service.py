@@ -22,18 +22,7 @@ from search.arabic import search_form
 from search.collections import ORIGINAL_OF, QUERY_BY, QUERY_WEIGHTS, Kind
 from search.query import filters as flt
 from search.query.highlight import highlight
-from search.query.schemas import (
-    AllResults,
-    CommunityHit,
-    CommunitySuggestion,
-    FacetValue,
-    PostHit,
-    SearchPage,
-    Suggestions,
-    UserHit,
-    UserSuggestion,
-    from_ms,
-)
+from search.query.schemas import from_ms
 from search.runtime import Runtime
 from search.typesense import TypesenseError, TypesenseNotFound, TypesenseUnavailable
 
@@ -42,6 +31,12 @@ COMMUNITY_FACETS = "category,tags,visibility"
 #: Typesense refuses to page past this many hits; cursors stop there.
 MAX_DEPTH = 1000
 SNIPPET_WORDS = 40
+#: Stored fields no response uses (normalised copies, internal gates): not sent back.
+EXCLUDED_FIELDS: dict[str, str] = {
+    "posts": "text_norm,gate,post_id",
+    "users": "username_norm,display_name_norm,bio_norm,user_id",
+    "communities": "name_norm,description_norm,community_id,owner_id",
+}
 
 
 @dataclass(frozen=True)
@@ -127,9 +122,12 @@ def search_params(req: Request, q: str, page: int, settings: Any) -> dict[str, A
         "drop_tokens_threshold": settings.drop_tokens_threshold,
         "typo_tokens_threshold": 1,
         "prefix": True,
+        # Only the matched tokens are used (highlights are marked on the original
+        # text, see _highlights); full-field highlighting would be wasted work.
         "highlight_fields": QUERY_BY[req.kind],
-        "highlight_full_fields": QUERY_BY[req.kind],
     }
+    if excluded := EXCLUDED_FIELDS.get(req.kind):
+        params["exclude_fields"] = excluded
     if req.filter_by:
         params["filter_by"] = req.filter_by
     if req.facets:
@@ -158,64 +156,76 @@ def _highlights(hit: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def post_hit(hit: Mapping[str, Any]) -> PostHit:
+def _iso(ms: Any) -> str | None:
+    """Epoch milliseconds as the RFC 3339 UTC text the response models produce."""
+    moment = from_ms(ms)
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+# Hits are built as JSON-ready dicts in the shape of the response models
+# (:mod:`search.query.schemas`, which document the API and are checked against these
+# builders in the unit tests): validating ten models per page only to serialise them
+# again cost more than the rest of the response.
+
+
+def post_hit(hit: Mapping[str, Any]) -> dict[str, Any]:
     d = hit["document"]
-    return PostHit(
-        id=d["id"],
-        author_id=d["author_id"],
-        community_id=d.get("community_id"),
-        kind=d["kind"],
-        text=d.get("text", ""),
-        hashtags=d.get("hashtags", []),
-        mentions=d.get("mentions", []),
-        media=d.get("media", []),
-        visibility=d["audience"],
-        reaction_count=d.get("reaction_count", 0),
-        comment_count=d.get("comment_count", 0),
-        score=d.get("score", 0.0),
-        created_at=from_ms(d.get("created_at")),
-        updated_at=from_ms(d.get("updated_at")),
-        edited_at=from_ms(d.get("edited_at")),
-        highlight=_highlights(hit),
-    )
+    return {
+        "id": d["id"],
+        "author_id": d["author_id"],
+        "community_id": d.get("community_id"),
+        "kind": d["kind"],
+        "text": d.get("text") or "",
+        "hashtags": d.get("hashtags") or [],
+        "mentions": d.get("mentions") or [],
+        "media": d.get("media") or [],
+        "visibility": d["audience"],
+        "reaction_count": int(d.get("reaction_count") or 0),
+        "comment_count": int(d.get("comment_count") or 0),
+        "score": float(d.get("score") or 0.0),
+        "created_at": _iso(d.get("created_at")),
+        "updated_at": _iso(d.get("updated_at")),
+        "edited_at": _iso(d.get("edited_at")),
+        "highlight": _highlights(hit),
+    }
 
 
-def user_hit(hit: Mapping[str, Any]) -> UserHit:
+def user_hit(hit: Mapping[str, Any]) -> dict[str, Any]:
     d = hit["document"]
-    return UserHit(
-        id=d["id"],
-        username=d.get("username", ""),
-        display_name=d.get("display_name", ""),
-        bio=d.get("bio") or None,
-        avatar_url=d.get("avatar_url"),
-        locale=d.get("locale") or None,
-        highlight=_highlights(hit),
-    )
+    return {
+        "id": d["id"],
+        "username": d.get("username") or "",
+        "display_name": d.get("display_name") or "",
+        "bio": d.get("bio") or None,
+        "avatar_url": d.get("avatar_url"),
+        "locale": d.get("locale") or None,
+        "highlight": _highlights(hit),
+    }
 
 
-def community_hit(hit: Mapping[str, Any]) -> CommunityHit:
+def community_hit(hit: Mapping[str, Any]) -> dict[str, Any]:
     d = hit["document"]
-    return CommunityHit(
-        id=d["id"],
-        slug=d.get("slug", ""),
-        name=d.get("name", ""),
-        description=d.get("description") or None,
-        visibility=d.get("visibility", "public"),
-        category=d.get("category"),
-        tags=d.get("tags", []),
-        member_count=d.get("member_count", 0),
-        created_at=from_ms(d.get("created_at")),
-        highlight=_highlights(hit),
-    )
+    return {
+        "id": d["id"],
+        "slug": d.get("slug") or "",
+        "name": d.get("name") or "",
+        "description": d.get("description") or None,
+        "visibility": d.get("visibility") or "public",
+        "category": d.get("category"),
+        "tags": d.get("tags") or [],
+        "member_count": int(d.get("member_count") or 0),
+        "created_at": _iso(d.get("created_at")),
+        "highlight": _highlights(hit),
+    }
 
 
 HIT_BUILDERS = {"posts": post_hit, "users": user_hit, "communities": community_hit}
 
 
-def facets_of(result: Mapping[str, Any]) -> dict[str, list[FacetValue]]:
+def facets_of(result: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {
         facet["field_name"]: [
-            FacetValue(value=str(c["value"]), count=int(c["count"])) for c in facet["counts"]
+            {"value": str(c["value"]), "count": int(c["count"])} for c in facet["counts"]
         ]
         for facet in result.get("facet_counts") or []
     }
@@ -247,8 +257,9 @@ class Searcher:
         params["collection"] = self.runtime.collections.alias(req.kind)
         return params
 
-    async def search(self, reqs: list[Request]) -> list[tuple[SearchPage[Any], float]]:
-        """Run ``reqs`` in one round trip; each page with the time it took (seconds)."""
+    async def search(self, reqs: list[Request]) -> list[tuple[dict[str, Any], float]]:
+        """Run ``reqs`` in one round trip; each page (a :class:`SearchPage` as a dict)
+        with the time it took (seconds)."""
         started = time.perf_counter()
         prepared = []
         for req in reqs:
@@ -256,27 +267,28 @@ class Searcher:
             prepared.append((req, q, page_of(req, q)))
         results = await self._multi([self._params(r, q, p) for r, q, p in prepared])
         took = time.perf_counter() - started
-        pages: list[tuple[SearchPage[Any], float]] = []
+        pages: list[tuple[dict[str, Any], float]] = []
         for (req, q, page), result in zip(prepared, results, strict=True):
             build = HIT_BUILDERS[req.kind]
             found = int(result.get("found", 0))
             pages.append(
                 (
-                    SearchPage[Any](
-                        items=[build(hit) for hit in result.get("hits", [])],
-                        next_cursor=next_cursor(req, q, page, found),
-                        found=found,
-                        query="" if q == "*" else q,
-                        facets=facets_of(result),
-                        took_ms=round(took * 1000, 2),
-                    ),
+                    {
+                        "items": [build(hit) for hit in result.get("hits", [])],
+                        "next_cursor": next_cursor(req, q, page, found),
+                        "found": found,
+                        "query": "" if q == "*" else q,
+                        "facets": facets_of(result),
+                        "took_ms": round(took * 1000, 2),
+                    },
                     took,
                 )
             )
         return pages
 
-    async def suggest(self, prefix: str, viewer: flt.Viewer, limit: int) -> Suggestions:
-        """Users, communities and hashtags starting with ``prefix`` (visible ones only)."""
+    async def suggest(self, prefix: str, viewer: flt.Viewer, limit: int) -> dict[str, Any]:
+        """Users, communities and hashtags starting with ``prefix`` (visible ones only),
+        as a :class:`Suggestions` dict."""
         started = time.perf_counter()
         q = query_text(prefix)
         if q == "*":
@@ -318,31 +330,40 @@ class Searcher:
         }
         users, communities, tags = await self._multi([user_search, community_search, tag_search])
         facets = facets_of(tags).get("hashtags", [])
-        return Suggestions(
-            query=q,
-            users=[
-                UserSuggestion(
-                    id=h["document"]["id"],
-                    username=h["document"].get("username", ""),
-                    display_name=h["document"].get("display_name", ""),
-                )
+        return {
+            "query": q,
+            "users": [
+                {
+                    "id": h["document"]["id"],
+                    "username": h["document"].get("username") or "",
+                    "display_name": h["document"].get("display_name") or "",
+                }
                 for h in users.get("hits", [])
             ],
-            communities=[
-                CommunitySuggestion(
-                    id=h["document"]["id"],
-                    slug=h["document"].get("slug", ""),
-                    name=h["document"].get("name", ""),
-                )
+            "communities": [
+                {
+                    "id": h["document"]["id"],
+                    "slug": h["document"].get("slug") or "",
+                    "name": h["document"].get("name") or "",
+                }
                 for h in communities.get("hits", [])
             ],
-            hashtags=[f for f in facets if f.value.startswith(tag_prefix)],
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+            "hashtags": [f for f in facets if f["value"].startswith(tag_prefix)],
+            "took_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
 
 
-def all_results(q: str, pages: list[tuple[str, SearchPage[Any]]], took_ms: float) -> AllResults:
-    result = AllResults(query=query_text(q) if query_text(q) != "*" else "", took_ms=took_ms)
+def all_results(q: str, pages: list[tuple[str, dict[str, Any]]], took_ms: float) -> dict[str, Any]:
+    """An :class:`AllResults` dict: one page per collection asked for, ``None`` for the
+    others."""
+    norm = query_text(q)
+    result: dict[str, Any] = {
+        "query": norm if norm != "*" else "",
+        "posts": None,
+        "users": None,
+        "communities": None,
+        "took_ms": took_ms,
+    }
     for kind, page in pages:
-        setattr(result, kind, page)
+        result[kind] = page
     return result

@@ -18,6 +18,10 @@ SEARCH_LATENCY = Histogram(
     ["collection"],
     buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+SEARCH_STATS_DROPPED = Counter(
+    "search_stats_dropped",
+    "Query statistics rows dropped because the buffer was full (database unreachable).",
+)
 REINDEX_RUNS = Counter(
     "search_reindex_total", "Reindex runs, by collection and outcome.", ["collection", "outcome"]
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,15 +10,21 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def insert_query(
-    session: AsyncSession, *, collection: str, query: str, found: int, latency_ms: float
-) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO search_queries (collection, query, found, latency_ms) "
-            "VALUES (:c, :q, :f, :l)"
-        ),
-        {"c": collection, "q": query[:500], "f": found, "l": latency_ms},
+async def insert_queries(pool: Any, rows: Sequence[tuple[datetime, str, str, int, float]]) -> None:
+    """Store answered queries ``(at, collection, query, found, latency_ms)`` in one
+    statement on an asyncpg pool (autocommit)."""
+    if not rows:
+        return
+    ats, collections, queries, founds, latencies = (list(col) for col in zip(*rows, strict=True))
+    await pool.execute(
+        "INSERT INTO search_queries (at, collection, query, found, latency_ms) "
+        "SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[], "
+        "$5::float8[])",
+        ats,
+        collections,
+        queries,
+        founds,
+        latencies,
     )
 
 

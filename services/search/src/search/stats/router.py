@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -9,8 +10,11 @@ from kit.auth import require_roles
 from kit.db import Session
 from kit.errors import problem_responses
 
+from search.runtime import Rt
 from search.stats import service
 from search.stats.schemas import SearchStats
+
+log = logging.getLogger("search.stats")
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -23,8 +27,15 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 )
 async def stats(
     session: Session,
+    rt: Rt,
     hours: Annotated[int, Query(ge=1, le=24 * 90, description="Look-back window")] = 24,
     top: Annotated[int, Query(ge=1, le=100, description="Entries in the top lists")] = 10,
 ) -> SearchStats:
-    """Queries, zero-result queries and latency percentiles over the window (admins only)."""
+    """Queries, zero-result queries and latency percentiles over the window (admins only).
+
+    Statistics this process buffered are stored first, so they are included."""
+    try:
+        await rt.stats.flush()
+    except Exception:
+        log.warning("storing buffered search statistics failed", exc_info=True)
     return await service.summary(session, hours=hours, top=top)
