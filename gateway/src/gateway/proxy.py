@@ -1,6 +1,6 @@
 """Forwarding one HTTP request to an upstream and streaming its answer back.
 
-Each upstream has its own keep-alive pool (`gateway.upstream.HTTPPool`). Raw ASGI header
+Each upstream has its own keep-alive pool (`kit.upstream.HTTPPool`). Raw ASGI header
 lists go to the wire as they are; nothing is re-parsed into header objects.
 
 Failures map to problems: connection refused or pool exhausted → 503, timeout → 504,
@@ -14,18 +14,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from kit.errors import BadGateway, GatewayTimeout, ProblemError, ServiceUnavailable
-from starlette.types import Receive, Send
-
-from gateway import metrics
-from gateway.headers import RawHeaders, downstream_response_headers
-from gateway.routes import Upstream
-from gateway.upstream import (
+from kit.upstream import (
     HTTPPool,
     UpstreamError,
     UpstreamResponse,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from starlette.types import Receive, Send
+
+from gateway import metrics
+from gateway.headers import RawHeaders, downstream_response_headers
+from gateway.routes import Upstream
 
 # Bodies up to this size (declared by Content-Length) are read whole and sent in one go;
 # larger or chunked ones are streamed. Responses that small are relayed in one message.

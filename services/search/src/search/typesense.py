@@ -17,8 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
-
-from search.http import HTTPClient, HTTPUnavailable
+from kit.upstream import HTTPPool, UpstreamError
 
 API_KEY_HEADER = "X-TYPESENSE-API-KEY"
 
@@ -63,18 +62,18 @@ def _segment(value: str) -> str:
 
 
 class Typesense:
-    """Typesense over pooled keep-alive HTTP/1.1 connections (:mod:`search.http`)."""
+    """Typesense over pooled keep-alive HTTP/1.1 connections (:mod:`kit.upstream`)."""
 
     def __init__(self, url: str, api_key: str, *, timeout: float = 5.0) -> None:
         parts = urlsplit(url.rstrip("/"))
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"typesense_url must be http://host[:port], not {url!r}")
-        self._client = HTTPClient(
-            parts.hostname,
-            parts.port or 80,
-            headers={API_KEY_HEADER: api_key, "Accept": "application/json"},
-            timeout=timeout,
+        # Idle connections are dropped before Typesense's own keep-alive timeout.
+        self._client = HTTPPool(
+            parts.hostname, parts.port or 80, max_connections=64, max_idle=16, idle_timeout=8.0
         )
+        self._headers = {API_KEY_HEADER: api_key, "Accept": "application/json"}
+        self._timeout = timeout
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -96,10 +95,15 @@ class Typesense:
             body = content or b""
             content_type = "text/plain"
         try:
-            status, data = await self._client.request(
-                method, target, body=body, content_type=content_type
+            status, data = await self._client.fetch(
+                method,
+                target,
+                headers=self._headers,
+                body=body,
+                content_type=content_type,
+                limit_s=self._timeout,
             )
-        except HTTPUnavailable as exc:
+        except UpstreamError as exc:
             raise TypesenseUnavailable(f"typesense unreachable: {exc}") from exc
         if status >= 500:
             raise TypesenseUnavailable(f"typesense {status}: {data[:300]!r}")

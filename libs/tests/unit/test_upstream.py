@@ -1,4 +1,4 @@
-"""The proxy's own HTTP/1.1 client against small raw servers (framing and keep-alive)."""
+"""The kit's lean HTTP/1.1 client against small raw servers (framing and keep-alive)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import pytest
-from gateway.upstream import (
+from kit.upstream import (
     HTTPPool,
     UpstreamProtocolError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-
-pytestmark = pytest.mark.integration
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -1,10 +1,12 @@
-"""A lean HTTP/1.1 client for the proxy hot path: keep-alive pools over asyncio protocols
-with the httptools parser.
+"""A lean HTTP/1.1 client for hot paths: keep-alive pools over asyncio protocols with the
+httptools parser.
 
-General-purpose clients spend most of a proxied request in their own machinery (header
-objects, URL parsing, async-library detection, pool bookkeeping scans). The gateway only
-ever sends already-validated raw header lists to a handful of known hosts, so it keeps
-one small pool per upstream and writes requests straight to the socket.
+General-purpose clients spend most of a small request in their own machinery (header
+objects, URL parsing, async-library detection, pool bookkeeping scans). Hot paths that
+only ever talk to a handful of known hosts (the gateway to the services, search to
+Typesense) keep one small :class:`HTTPPool` per upstream and write requests straight to
+the socket: :meth:`HTTPPool.request` streams (the gateway's proxy), :meth:`HTTPPool.fetch`
+sends a buffered request and returns the whole response.
 
 One connection carries one request at a time. Response bodies are delivered as they
 arrive, with back-pressure (the socket stops being read while the client is slower).
@@ -20,7 +22,7 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httptools
@@ -337,6 +339,7 @@ class HTTPPool:
         self._idle: collections.deque[_Connection] = collections.deque()
         self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
+        self._host_header = f"{host}:{port}".encode("latin-1")
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -443,6 +446,46 @@ class HTTPPool:
             self._idle.append(conn)
         else:
             conn.close()
+
+    async def fetch(
+        self,
+        method: str,
+        target: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        limit_s: float = 30.0,
+    ) -> tuple[int, bytes]:
+        """Send a buffered request and return ``(status, whole body)``.
+
+        ``Host`` and the body's ``Content-Type``/``Content-Length`` are added. A reused
+        connection found closed is retried once on a fresh one, so use it only for
+        requests that are safe to repeat (reads, and writes that are idempotent).
+        ``limit_s`` bounds the whole exchange, from waiting for a connection on. Raises
+        :class:`UpstreamError` subclasses; an answer of any status is returned as it is.
+        """
+        raw = [(b"host", self._host_header)]
+        raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+        if body or method in ("POST", "PUT", "PATCH"):
+            raw.append((b"content-type", content_type.encode("latin-1")))
+            raw.append((b"content-length", str(len(body)).encode()))
+        try:
+            async with asyncio.timeout(limit_s):
+                response = await self.request(
+                    method.encode("latin-1"),
+                    target.encode("latin-1"),
+                    raw,
+                    body=body,
+                    read_timeout=limit_s,
+                    retry_idempotent=True,
+                )
+                try:
+                    return response.status, await response.read()
+                finally:
+                    response.release()
+        except TimeoutError:
+            raise UpstreamTimeout(f"no answer from {self.host}:{self.port} in {limit_s}s") from None
 
     async def aclose(self) -> None:
         """Close idle connections; in-flight ones close when released."""

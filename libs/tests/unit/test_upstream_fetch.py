@@ -1,4 +1,4 @@
-"""The pooled HTTP/1.1 client against small local servers."""
+"""HTTPPool.fetch (whole request, whole response) against small local servers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from search.http import HTTPClient, HTTPUnavailable
+from kit.upstream import HTTPPool, UpstreamError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 Start = Callable[[Handler], Awaitable[int]]
@@ -63,18 +63,18 @@ async def test_requests_reuse_one_keep_alive_connection(server: Start) -> None:
         writer.close()
 
     port = await server(echo)
-    client = HTTPClient("127.0.0.1", port, headers={"X-Key": "k"})
+    client = HTTPPool("127.0.0.1", port)
     try:
-        assert await client.request("GET", "/a?b=1") == (200, b"/a?b=1")
-        assert await client.request("POST", "/s", body='{"q":"قهوة"}'.encode()) == (
+        assert await client.fetch("GET", "/a?b=1", headers={"X-Key": "k"}) == (200, b"/a?b=1")
+        assert await client.fetch("POST", "/s", body='{"q":"قهوة"}'.encode()) == (
             200,
             '{"q":"قهوة"}'.encode(),
         )
     finally:
         await client.aclose()
     assert connections == 1
-    assert b"X-Key: k\r\n" in seen[0] and b"Host: 127.0.0.1:" in seen[0]
-    assert b"Content-Type: application/json\r\nContent-Length: " in seen[1]
+    assert b"X-Key: k\r\n" in seen[0] and b"host: 127.0.0.1:" in seen[0]
+    assert b"content-type: application/json\r\ncontent-length: " in seen[1]
 
 
 async def test_a_connection_the_server_closed_while_idle_is_replaced(server: Start) -> None:
@@ -92,11 +92,11 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(server: Sta
         writer.close()
 
     port = await server(one_per_connection)
-    client = HTTPClient("127.0.0.1", port)
+    client = HTTPPool("127.0.0.1", port)
     try:
-        assert await client.request("GET", "/") == (200, b"ok")
+        assert await client.fetch("GET", "/") == (200, b"ok")
         await asyncio.sleep(0.05)
-        assert await client.request("GET", "/") == (200, b"ok")
+        assert await client.fetch("GET", "/") == (200, b"ok")
     finally:
         await client.aclose()
     assert connections == 2
@@ -108,10 +108,10 @@ async def test_a_silent_server_times_out_and_the_connection_is_not_reused(server
         await asyncio.sleep(5)
 
     port = await server(silent)
-    client = HTTPClient("127.0.0.1", port, timeout=0.1)
+    client = HTTPPool("127.0.0.1", port)
     try:
-        with pytest.raises(HTTPUnavailable):
-            await client.request("GET", "/")
+        with pytest.raises(UpstreamError):
+            await client.fetch("GET", "/", limit_s=0.1)
         assert not client._idle
     finally:
         await client.aclose()
@@ -125,15 +125,15 @@ async def test_a_server_hanging_up_mid_response_is_an_error(server: Start) -> No
         writer.close()
 
     port = await server(truncated)
-    client = HTTPClient("127.0.0.1", port)
+    client = HTTPPool("127.0.0.1", port)
     try:
-        with pytest.raises(HTTPUnavailable):
-            await client.request("GET", "/")
+        with pytest.raises(UpstreamError):
+            await client.fetch("GET", "/")
     finally:
         await client.aclose()
 
 
 async def test_nothing_listening_is_unavailable() -> None:
-    client = HTTPClient("127.0.0.1", 9, timeout=1)
-    with pytest.raises(HTTPUnavailable):
-        await client.request("GET", "/")
+    client = HTTPPool("127.0.0.1", 9)
+    with pytest.raises(UpstreamError):
+        await client.fetch("GET", "/", limit_s=1)
