@@ -540,6 +540,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-going", action="store_true", help="run every rate even after a fail")
     p.add_argument("--centrifugo-version", default=CENTRIFUGO_VERSION)
     p.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="a realtime-go source tree (e.g. an earlier revision exported with git archive) "
+        "built and run as target 'baseline', for before/after figures in one run",
+    )
+    p.add_argument(
         "--profile-rate",
         type=float,
         default=0,
@@ -558,9 +565,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"open-files limit {hard}: clients capped at {hard - FD_HEADROOM}")
         args.clients = hard - FD_HEADROOM
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = set(targets) - {"realtime", "centrifugo", "gateway"}
+    unknown = set(targets) - {"realtime", "centrifugo", "gateway", "baseline"}
     if unknown:
         p.error(f"unknown targets {sorted(unknown)}")
+    if "baseline" in targets and args.baseline_src is None:
+        p.error("target 'baseline' needs --baseline-src")
 
     wait_ready(f"{IDENTITY_URL}/readyz")
     bg = background_cpu()
@@ -568,6 +577,11 @@ def main(argv: list[str] | None = None) -> int:
     print("building the load program and realtime-go...")
     fanout = go_build(FANOUT_SRC, ".", BIN_DIR / "fanout")
     realtime = go_build(ROOT / "realtime-go", "./cmd/realtime", BIN_DIR / "realtime")
+    baseline = (
+        go_build(args.baseline_src, "./cmd/realtime", BIN_DIR / "realtime-baseline")
+        if "baseline" in targets
+        else None
+    )
     centrifugo_exe = centrifugo_binary(args.centrifugo_version) if "centrifugo" in targets else None
     tag = unique_tag()
     usernames = [f"fanout{tag}{i}" for i in range(args.users)]
@@ -582,13 +596,15 @@ def main(argv: list[str] | None = None) -> int:
         for rnd in range(args.rounds):
             order = targets if rnd % 2 == 0 else list(reversed(targets))
             for target in order:
-                if target == "realtime":
-                    with realtime_node(realtime, tag) as pid:
+                if target in ("realtime", "baseline"):
+                    exe = realtime if target == "realtime" else baseline
+                    assert exe is not None
+                    with realtime_node(exe, tag) as pid:
                         write_tokens(usernames, tokens)
                         runs.append(
                             run_fanout(
                                 fanout,
-                                "realtime",
+                                target,
                                 [
                                     "-proto",
                                     "realtime",

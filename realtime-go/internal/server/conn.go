@@ -7,33 +7,35 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"platform/realtime/internal/auth"
 	"platform/realtime/internal/hub"
 	"platform/realtime/internal/protocol"
 	"platform/realtime/internal/route"
 	"platform/realtime/internal/store"
+	"platform/realtime/internal/wsconn"
 )
 
 // Close codes (RFC 6455 section 7.4.1).
 const (
-	CloseGoingAway     = websocket.StatusGoingAway               // 1001: node shutting down
-	CloseUnsupported   = websocket.StatusUnsupportedData         // 1003: binary frame
-	CloseMalformed     = websocket.StatusInvalidFramePayloadData // 1007: not a JSON object
-	ClosePolicy        = websocket.StatusPolicyViolation         // 1008: auth, rate limit, protocol errors
-	CloseTryAgainLater = websocket.StatusTryAgainLater           // 1013: slow consumer
-	CloseInternal      = websocket.StatusInternalError           // 1011
+	CloseGoingAway     = wsconn.StatusGoingAway               // 1001: node shutting down
+	CloseUnsupported   = wsconn.StatusUnsupportedData         // 1003: binary frame
+	CloseMalformed     = wsconn.StatusInvalidFramePayloadData // 1007: not a JSON object
+	ClosePolicy        = wsconn.StatusPolicyViolation         // 1008: auth, rate limit, protocol errors
+	CloseTooBig        = wsconn.StatusMessageTooBig           // 1009: frame over MaxFrameBytes
+	CloseTryAgainLater = wsconn.StatusTryAgainLater           // 1013: slow consumer
+	CloseInternal      = wsconn.StatusInternalError           // 1011
 )
 
 type conn struct {
 	s    *Server
-	ws   *websocket.Conn
+	ws   *wsconn.Conn
 	sub  *hub.Subscriber
 	ctx  context.Context
 	stop context.CancelFunc
@@ -43,9 +45,6 @@ type conn struct {
 	expTimer  *time.Timer
 	warnTimer *time.Timer
 	pingTimer *time.Timer
-	// writeTimer bounds each batch of writes; writes themselves take no context, so
-	// the library sets up no per-frame timeout.
-	writeTimer *time.Timer
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed once a close handshake started by closeWith is over
@@ -80,22 +79,25 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 		principal = &p
 	}
-	opts := &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}}
-	if origins := s.Cfg.Origins(); len(origins) == 1 && origins[0] == "*" {
-		// Authentication is by bearer token only, never by cookies, so a foreign page
-		// gains nothing by opening a socket with its visitor's browser.
-		opts.InsecureSkipVerify = true
-	} else {
-		opts.OriginPatterns = origins
-	}
-	ws, err := websocket.Accept(w, r, opts)
+	// With origins "*" no Origin is checked: authentication is by bearer token only,
+	// never by cookies, so a foreign page gains nothing by opening a socket with its
+	// visitor's browser.
+	ws, err := wsconn.Accept(w, r, wsconn.Options{
+		Subprotocol: Subprotocol, Origins: s.Cfg.Origins(), ReadLimit: s.Cfg.MaxFrameBytes,
+	})
 	if err != nil {
 		s.Metrics.Rejected.WithLabelValues("handshake").Inc()
+		var herr *wsconn.HandshakeError
+		if errors.As(err, &herr) {
+			for k, v := range herr.Header {
+				w.Header()[k] = v
+			}
+			problem(w, herr.Status, http.StatusText(herr.Status), herr.Msg)
+		}
 		return
 	}
 	// Whatever ended the session, the TCP connection goes with it.
 	defer ws.CloseNow()
-	ws.SetReadLimit(s.Cfg.MaxFrameBytes)
 	s.conns.Add(1)
 	defer s.conns.Done()
 	ctx, stop := context.WithCancel(context.Background())
@@ -105,7 +107,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		limiter: protocol.NewLimiter(s.Cfg.RateLimit, s.Cfg.RateBurst, time.Now()),
 	}
 	c.run(principal)
-	// Let a close handshake we started finish (the library bounds it at ~10 s) before
+	c.drainReads()
+	// Let a close handshake we started finish (Close bounds it at ~5 s) before
 	// the deferred CloseNow drops the connection.
 	select {
 	case <-c.closing:
@@ -114,7 +117,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // closeWith ends the socket with a close frame (once), counting why.
-func (c *conn) closeWith(code websocket.StatusCode, reason, drop string) {
+func (c *conn) closeWith(code wsconn.StatusCode, reason, drop string) {
 	c.closeOnce.Do(func() {
 		c.s.Metrics.Closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
 		if drop != "" {
@@ -123,9 +126,7 @@ func (c *conn) closeWith(code websocket.StatusCode, reason, drop string) {
 		c.stop()
 		go func() {
 			defer close(c.closing)
-			if err := c.ws.Close(code, reason); err != nil {
-				_ = c.ws.CloseNow()
-			}
+			_ = c.ws.Close(code, reason)
 		}()
 	})
 }
@@ -158,15 +159,13 @@ func (c *conn) run(principal *auth.Principal) {
 	}))
 	c.armExpiry(principal.ExpiresAt)
 
-	// Two goroutines per socket (reader, writer); pings, write deadlines and the
-	// drain notice are timers and callbacks, which cost no stack while idle.
+	// Two goroutines per socket (reader, writer); pings and the drain notice are
+	// timers and callbacks, which cost no stack while idle.
 	stopDrain := context.AfterFunc(c.s.drainCtx, func() {
 		c.closeWith(CloseGoingAway, "server shutting down", "")
 	})
 	defer stopDrain()
 	c.expMu.Lock()
-	c.writeTimer = time.AfterFunc(time.Hour, c.writeTimedOut)
-	c.writeTimer.Stop()
 	c.pingTimer = time.AfterFunc(c.s.Cfg.PingInterval, c.ping)
 	c.expMu.Unlock()
 	var wg sync.WaitGroup
@@ -212,14 +211,12 @@ func (c *conn) awaitAuth() (auth.Principal, bool) {
 		c.closeWith(ClosePolicy, "authentication timeout", "")
 	})
 	defer timer.Stop()
-	// Reads never take a cancellable context: cancelling one makes the library drop
-	// the TCP connection before our close frame is written.
-	typ, data, err := c.ws.Read(context.Background())
+	typ, data, err := c.ws.Read()
 	if err != nil || c.ctx.Err() != nil {
 		c.readFailed(err)
 		return auth.Principal{}, false
 	}
-	if typ != websocket.MessageText {
+	if typ != wsconn.OpText {
 		c.closeWith(CloseUnsupported, "binary frames are not supported", "binary")
 		return auth.Principal{}, false
 	}
@@ -254,11 +251,22 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// drainReads reads, and ignores, what the client sends after we started closing,
+// until its close frame (or the end of the connection), so the closing handshake
+// completes.
+func (c *conn) drainReads() {
+	for {
+		if _, _, err := c.ws.Read(); err != nil {
+			return
+		}
+	}
+}
+
 func (c *conn) readFailed(err error) {
-	if err != nil && strings.Contains(err.Error(), "read limited at") {
-		// The library has already written the 1009 close frame; end the connection.
+	if errors.Is(err, wsconn.ErrReadLimit) {
+		// Read has already written the 1009 close frame; end the connection.
 		c.closeOnce.Do(func() {
-			c.s.Metrics.Closes.WithLabelValues(strconv.Itoa(int(websocket.StatusMessageTooBig))).Inc()
+			c.s.Metrics.Closes.WithLabelValues(strconv.Itoa(int(CloseTooBig))).Inc()
 			c.s.Metrics.Drops.WithLabelValues("too_big").Inc()
 			c.stop()
 			_ = c.ws.CloseNow()
@@ -286,17 +294,22 @@ func (c *conn) armExpiry(exp time.Time) {
 	})
 }
 
-// writeLoop writes whatever is queued, as one batch per wake-up, until the socket
-// ends. A batch that takes longer than WriteTimeout drops the socket.
+// writeLoop writes whatever is queued, as one batch per wake-up (one write system
+// call, one deadline), until the socket ends. A batch that takes longer than
+// WriteTimeout drops the socket.
 func (c *conn) writeLoop() {
 	// One channel to wait on: the end of the socket and a dropped subscriber wake the
 	// writer through it too, which is cheaper per frame than a select.
-	stopWake := context.AfterFunc(c.ctx, c.sub.Wake)
+	var ended atomic.Bool // c.ctx is done; cheaper to check per wake-up than ctx.Err
+	stopWake := context.AfterFunc(c.ctx, func() {
+		ended.Store(true)
+		c.sub.Wake()
+	})
 	defer stopWake()
 	var batch [][]byte
 	for {
 		<-c.sub.Ready()
-		if c.ctx.Err() != nil {
+		if ended.Load() {
 			return
 		}
 		batch = c.sub.Take(batch[:0])
@@ -304,25 +317,21 @@ func (c *conn) writeLoop() {
 			c.closeWith(CloseTryAgainLater, "slow consumer: send buffer full", "slow_consumer")
 			return
 		}
-		c.writeTimer.Reset(c.s.Cfg.WriteTimeout)
-		for _, frame := range batch {
-			if err := c.ws.Write(context.Background(), websocket.MessageText, frame); err != nil {
-				c.writeTimer.Stop()
-				if c.ctx.Err() == nil {
-					c.closeWith(CloseTryAgainLater, "slow consumer: write failed", "slow_consumer")
-				}
-				return
+		if err := c.ws.WriteText(batch, c.s.Cfg.WriteTimeout); err != nil {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				c.writeTimedOut()
+			case c.ctx.Err() == nil:
+				c.closeWith(CloseTryAgainLater, "slow consumer: write failed", "slow_consumer")
 			}
-		}
-		if !c.writeTimer.Stop() {
-			return // timed out: writeTimedOut is closing the socket
+			return
 		}
 		clear(batch) // let the frames go while idle
 	}
 }
 
-// writeTimedOut drops a socket whose writes stalled: the writer holds the library's
-// write lock, so no close frame can be sent; the connection is closed outright.
+// writeTimedOut drops a socket whose writes stalled: part of a frame may be on the
+// wire, so no close frame can follow; the connection is closed outright.
 func (c *conn) writeTimedOut() {
 	c.closeOnce.Do(func() {
 		c.s.Metrics.Closes.WithLabelValues(strconv.Itoa(int(CloseTryAgainLater))).Inc()
@@ -340,9 +349,7 @@ func (c *conn) ping() {
 	if c.ctx.Err() != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.s.Cfg.PongTimeout)
-	err := c.ws.Ping(ctx)
-	cancel()
+	err := c.ws.Ping(c.s.Cfg.PongTimeout)
 	if c.ctx.Err() != nil {
 		return
 	}
@@ -376,7 +383,7 @@ func (c *conn) reject(code, msg, ref string) bool {
 
 func (c *conn) readLoop(log interface{ Warn(string, ...any) }) {
 	for {
-		typ, data, err := c.ws.Read(context.Background())
+		typ, data, err := c.ws.Read()
 		if err != nil || c.ctx.Err() != nil {
 			c.readFailed(err)
 			return
@@ -385,7 +392,7 @@ func (c *conn) readLoop(log interface{ Warn(string, ...any) }) {
 			c.closeWith(ClosePolicy, "rate limit exceeded", "rate_limited")
 			return
 		}
-		if typ != websocket.MessageText {
+		if typ != wsconn.OpText {
 			c.closeWith(CloseUnsupported, "binary frames are not supported", "binary")
 			return
 		}
