@@ -76,6 +76,7 @@ bench: up ## Benchmarks (results go in docs/benchmarks.md)
 	$(UV) run --frozen python e2e-tests/bench/gateway_bench.py
 	$(UV) run --frozen python e2e-tests/bench/outbox_bench.py
 	$(UV) run --frozen python e2e-tests/bench/social_bench.py
+	$(UV) run --frozen python e2e-tests/bench/consumer_bench.py
 
 bench-social: up ## Social-network mix, indexing lag and search on 100k posts (QUICK=1: short)
 	$(UV) run --frozen python e2e-tests/bench/social_bench.py $(if $(QUICK),--quick)
