@@ -27,11 +27,18 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -112,6 +119,9 @@ class EventConsumer:
         self.start_timeout_s = start_timeout_s
         self.batch_size = max(1, batch_size or settings.consumer_batch_size)
         self._housekeeping = Every(settings.housekeeping_interval_s)
+        self.commit_interval_s = settings.consumer_commit_interval_s
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = time.monotonic()
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -156,7 +166,6 @@ class EventConsumer:
 
     async def _run_once(self) -> None:
         consumer = AIOKafkaConsumer(
-            *self.topics,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=self.group_id,
             client_id=f"{self.settings.service_name}-{self.group_id}",
@@ -169,20 +178,45 @@ class EventConsumer:
         # A broker that accepts connections but is not serving yet can stall start();
         # time out and go through run()'s backoff instead of waiting forever.
         await asyncio.wait_for(consumer.start(), self.start_timeout_s)
-        while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            if batches:
-                # Partitions are independent streams: apply them concurrently, each in order.
-                results = await asyncio.gather(
-                    *(self._process_partition(consumer, tp, rs) for tp, rs in batches.items()),
-                    return_exceptions=True,
-                )
-                for result in results:
-                    if isinstance(result, BaseException):
-                        raise result
-            await self._report_lag(consumer)
-            if self._housekeeping.due():
-                await self.housekeep()
+        consumer.subscribe(self.topics, listener=_CommitOnRevoke(self, consumer))
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                if batches:
+                    # Partitions are independent streams: apply them concurrently, each
+                    # in order.
+                    results = await asyncio.gather(
+                        *(self._process_partition(tp, rs) for tp, rs in batches.items()),
+                        return_exceptions=True,
+                    )
+                    for result in results:
+                        if isinstance(result, BaseException):
+                            raise result
+                if time.monotonic() - self._committed_at >= self.commit_interval_s:
+                    await self._commit(consumer)
+                await self._report_lag(consumer)
+                if self._housekeeping.due():
+                    await self.housekeep()
+        finally:
+            # Whatever was applied, also when leaving on an error: less to redeliver.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._commit(consumer), 10)
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, only: Iterable[TopicPartition] | None = None
+    ) -> None:
+        """Commit the offsets past every applied event (of ``only``'s partitions)."""
+        wanted = set(only) if only is not None else None
+        offsets = {
+            tp: offset for tp, offset in self._uncommitted.items() if wanted is None or tp in wanted
+        }
+        self._committed_at = time.monotonic()
+        if not offsets:
+            return
+        await consumer.commit(offsets)
+        for tp, offset in offsets.items():
+            if self._uncommitted.get(tp) == offset:
+                del self._uncommitted[tp]
 
     async def housekeep(self) -> int:
         """Delete this group's inbox rows older than ``inbox_retention_s`` (see
@@ -201,14 +235,13 @@ class EventConsumer:
             log.info("consumer %s: inbox housekeeping deleted %d rows", self.group_id, deleted)
         return deleted
 
-    async def _process_partition(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
-    ) -> None:
-        """Apply one partition's records in order, then commit the offset past them.
+    async def _process_partition(self, tp: TopicPartition, records: list[Any]) -> None:
+        """Apply one partition's records in order, then note the offset past them.
 
-        Offsets move only past effects that are committed. One commit per batch: a
-        crash before it redelivers events whose inbox rows already exist, so they
-        change nothing.
+        Offsets move only past effects that are committed, and are committed to Kafka
+        at most every ``commit_interval_s`` (and when partitions are revoked or the
+        consumer stops): a crash before that redelivers events whose inbox rows
+        already exist, so they change nothing.
         """
         next_offset: int | None = None
         try:
@@ -226,7 +259,7 @@ class EventConsumer:
                 next_offset = chunk[-1].offset + 1
         finally:
             if next_offset is not None:
-                await consumer.commit({tp: next_offset})
+                self._uncommitted[tp] = next_offset
 
     async def _apply_chunk(self, records: list[ConsumerRecord[Any, Any]]) -> bool:
         """Apply ``records`` in one transaction; False (nothing applied) if any fails.
@@ -411,6 +444,25 @@ class EventConsumer:
         self.dead_lettered += 1
         CONSUMER_EVENTS.labels(self.group_id, record.topic, "dead_lettered").inc()
         return "dead_lettered"
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Commits the applied offsets of partitions this member is about to lose, so the
+    next owner starts after them (it would only find inbox duplicates otherwise)."""
+
+    def __init__(self, owner: EventConsumer, consumer: AIOKafkaConsumer) -> None:
+        self.owner = owner
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        try:
+            await self.owner._commit(self.consumer, only=revoked)
+        except Exception as exc:
+            log.info("consumer %s: commit on revoke failed: %r", self.owner.group_id, exc)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        for tp in assigned:
+            self.owner._uncommitted.pop(tp, None)
 
 
 def dead_letter_headers(

@@ -71,6 +71,9 @@ class ServiceSettings(BaseSettings):
     housekeeping_batch_size: int = 5000
     #: Events a consumer applies in one transaction (1 = one transaction per event).
     consumer_batch_size: int = 100
+    #: Seconds between a consumer's offset commits (also on revoke and stop). Events
+    #: applied since the last commit are redelivered after a crash; the inbox skips them.
+    consumer_commit_interval_s: float = 1.0
 
     @field_validator("log_level")
     @classmethod

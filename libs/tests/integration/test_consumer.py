@@ -120,6 +120,28 @@ async def test_offsets_are_committed_after_effects(
     assert sorted(await things(db)) == ["a", "b", "c"]
 
 
+async def test_events_applied_but_not_yet_committed_are_redelivered_and_skipped(
+    settings: ServiceSettings, db: Database, topic: str
+) -> None:
+    group = unique_topic("g")
+    rarely = settings.model_copy(update={"consumer_commit_interval_s": 3600.0})
+    await publish(topic, [event("x1"), event("x2")])
+    first = EventConsumer(rarely, db, group, [topic], insert_thing, validate=False)
+
+    async def crash_before_commit(*_args: Any, **_kwargs: Any) -> None:
+        return None  # the process dies before its periodic commit
+
+    first._commit = crash_before_commit  # type: ignore[method-assign]
+    async with running(first):
+        await wait_until(lambda: _done(first, 2), within_s=30)
+    await publish(topic, [event("x3")])
+    second = EventConsumer(settings, db, group, [topic], insert_thing, validate=False)
+    async with running(second):
+        await wait_until(lambda: _done(second, 3), within_s=30)
+    assert (second.applied, second.duplicates) == (1, 2)  # x1, x2 skipped by the inbox
+    assert sorted(await things(db)) == ["x1", "x2", "x3"]
+
+
 async def test_failing_handler_goes_to_dlq_and_replay_applies_it(
     settings: ServiceSettings, db: Database, topic: str
 ) -> None:
