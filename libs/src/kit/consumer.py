@@ -55,6 +55,8 @@ from kit.tracing import extract_context, get_tracer, setup_tracing
 log = logging.getLogger("kit.consumer")
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+#: Says, before any transaction, whether an event can have an effect at all.
+Wants = Callable[[CloudEvent], Awaitable[bool]]
 
 DLQ_PREFIX = "dlq_"
 
@@ -82,6 +84,11 @@ class EventConsumer:
     the same transaction. ``max_attempts`` counts one-at-a-time handler runs before
     dead-lettering (a chunk that failed comes before them). ``batch_size`` (default
     ``settings.consumer_batch_size``) caps the events applied in one transaction.
+
+    ``wants(event)``, when given, is asked first: an event it declines is ``skipped``
+    without a transaction or an inbox row (declining must mean "this event can have no
+    effect now", e.g. a notification for recipients who are all online; a redelivery is
+    simply asked again). If ``wants`` raises, the event is applied as usual.
     Unknown event types are the handler's to ignore (return without effect); their
     inbox row is still written.
     """
@@ -102,6 +109,7 @@ class EventConsumer:
         consumer_kwargs: dict[str, Any] | None = None,
         start_timeout_s: float = 30.0,
         batch_size: int | None = None,
+        wants: Wants | None = None,
     ) -> None:
         if not topics:
             raise ValueError("EventConsumer needs at least one topic")
@@ -118,6 +126,8 @@ class EventConsumer:
         self.consumer_kwargs = consumer_kwargs or {}
         self.start_timeout_s = start_timeout_s
         self.batch_size = max(1, batch_size or settings.consumer_batch_size)
+        self.wants = wants
+        self.skipped = 0
         self._housekeeping = Every(settings.housekeeping_interval_s)
         self.commit_interval_s = settings.consumer_commit_interval_s
         self._uncommitted: dict[TopicPartition, int] = {}
@@ -277,7 +287,11 @@ class EventConsumer:
                 events.append(event)
         except unusable:
             return False
-        outcomes: list[str] = []
+        wanted = [await self._wanted(e) for e in events]
+        outcomes: list[str] = ["skipped" if not w else "" for w in wanted]
+        if not any(wanted):
+            self._count(records, outcomes)
+            return True
         try:
             async with self.db.session() as session:
                 fresh = set(
@@ -290,22 +304,25 @@ class EventConsumer:
                                     "event_id": e.id,
                                     "event_type": e.type,
                                 }
-                                for e in events
+                                for e, w in zip(events, wanted, strict=True)
+                                if w
                             ]
                         )
                         .on_conflict_do_nothing()
                         .returning(INBOX.c.event_id)
                     )
                 )
-                for record, event in zip(records, events, strict=True):
+                for i, (record, event) in enumerate(zip(records, events, strict=True)):
+                    if not wanted[i]:
+                        continue
                     if event.id not in fresh:
-                        outcomes.append("duplicate")
+                        outcomes[i] = "duplicate"
                         continue
                     fresh.discard(event.id)  # the same id twice in one chunk: apply once
                     with self._span(record) as span:
                         span.set_attribute("messaging.message.id", str(event.id))
                         await self.handler(session, event)
-                    outcomes.append("applied")
+                    outcomes[i] = "applied"
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -316,11 +333,24 @@ class EventConsumer:
                 exc,
             )
             return False
+        self._count(records, outcomes)
+        return True
+
+    def _count(self, records: list[ConsumerRecord[Any, Any]], outcomes: list[str]) -> None:
         for record, outcome in zip(records, outcomes, strict=True):
             CONSUMER_EVENTS.labels(self.group_id, record.topic, outcome).inc()
         self.applied += outcomes.count("applied")
         self.duplicates += outcomes.count("duplicate")
-        return True
+        self.skipped += outcomes.count("skipped")
+
+    async def _wanted(self, event: CloudEvent) -> bool:
+        if self.wants is None:
+            return True
+        try:
+            return await self.wants(event)
+        except Exception as exc:
+            log.info("consumer %s: wants(%s) failed (%r); applying", self.group_id, event.id, exc)
+            return True
 
     def _span(self, record: ConsumerRecord[Any, Any]) -> Any:
         """The consumer span of ``record``, continuing the trace in its headers."""
@@ -348,7 +378,7 @@ class EventConsumer:
                 )
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> str:
-        """Apply one record: ``applied``, ``duplicate`` or ``dead_lettered``.
+        """Apply one record: ``applied``, ``duplicate``, ``skipped`` or ``dead_lettered``.
 
         Raises only when the outcome cannot be made durable (database down past
         :meth:`stop`, or the dead-letter publish failing), so the offset is not committed.
@@ -364,6 +394,9 @@ class EventConsumer:
                     validate_data(event.type, event.data)
                 except contract_error_types() as exc:
                     return await self._dead_letter(record, exc, attempts=0)
+            if not await self._wanted(event):
+                self._count([record], ["skipped"])
+                return "skipped"
             attempt = 0
             delay = self.backoff_initial
             while True:

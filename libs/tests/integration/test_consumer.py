@@ -99,7 +99,8 @@ async def test_duplicate_from_relay_crash_is_applied_once(
 
 
 async def _done(consumer: EventConsumer, n: int) -> bool:
-    return consumer.applied + consumer.duplicates + consumer.dead_lettered >= n
+    seen = consumer.applied + consumer.duplicates + consumer.dead_lettered + consumer.skipped
+    return seen >= n
 
 
 async def test_offsets_are_committed_after_effects(
@@ -140,6 +141,33 @@ async def test_events_applied_but_not_yet_committed_are_redelivered_and_skipped(
         await wait_until(lambda: _done(second, 3), within_s=30)
     assert (second.applied, second.duplicates) == (1, 2)  # x1, x2 skipped by the inbox
     assert sorted(await things(db)) == ["x1", "x2", "x3"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 50])
+async def test_events_declined_by_wants_skip_the_transaction_and_the_inbox(
+    settings: ServiceSettings, db: Database, topic: str, batch_size: int
+) -> None:
+    async def wants(ev: CloudEvent) -> bool:
+        if ev.data["name"] == "flaky-wants":
+            raise RuntimeError("cannot tell")  # undecided: applied as usual
+        return not ev.data["name"].startswith("skip")
+
+    names = ["keep-1", "skip-1", "keep-2", "skip-2", "flaky-wants"]
+    await publish(topic, [event(n) for n in names])
+    group = unique_topic("g")
+    consumer = EventConsumer(
+        settings, db, group, [topic], insert_thing, validate=False, wants=wants,
+        batch_size=batch_size,
+    )  # fmt: skip
+    async with running(consumer):
+        await wait_until(lambda: _done(consumer, 5), within_s=30)
+    assert await things(db) == ["keep-1", "keep-2", "flaky-wants"]
+    assert (consumer.applied, consumer.skipped) == (3, 2)
+    async with db.session() as s:
+        inbox = await s.scalar(
+            text("SELECT count(*) FROM inbox WHERE consumer_group = :g"), {"g": group}
+        )
+    assert inbox == 3  # skipped events leave no inbox row
 
 
 async def test_failing_handler_goes_to_dlq_and_replay_applies_it(

@@ -57,13 +57,15 @@ def make_consumer(
     The kit's own contract check is off: the handler checks contracts itself, because it
     also accepts ``moderation.decision.*`` events that have no contract yet.
     """
+    handler = EventHandler(settings, redis)
     return EventConsumer(
         settings,
         db,
         group_id=settings.consumer_group,
         topics=settings.consumed_topics,
-        handler=EventHandler(settings, redis),
+        handler=handler,
         validate=False,
+        wants=handler.wants,
     )
 
 

@@ -18,6 +18,7 @@ from kit.testing import consume, create_topics, unique_topic, wait_until
 from messaging.app import make_consumer
 from messaging.settings import MessagingSettings
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from .conftest import event, notifications_of, now_iso, outbox, person
 
@@ -75,7 +76,7 @@ def reaction_event(author: uuid.UUID, user: uuid.UUID, post: uuid.UUID) -> Cloud
 
 
 def processed(consumer: EventConsumer) -> int:
-    return consumer.applied + consumer.duplicates + consumer.dead_lettered
+    return consumer.applied + consumer.duplicates + consumer.dead_lettered + consumer.skipped
 
 
 async def test_fifty_reactions_become_one_notification_and_redelivery_changes_nothing(
@@ -163,17 +164,35 @@ async def test_sent_messages_notify_offline_recipients_once_and_skip_old_message
         },
         subject=group,
     )
+    everyone_online = event(
+        type_,
+        {
+            **data,
+            "message_id": str(uuid.uuid4()),
+            "participant_ids": [str(sender.id), str(online.id)],
+        },
+        subject=group,
+    )
     topic = unique_topic("messaging.message")
     await create_topics(settings.kafka_bootstrap_servers, [topic])
     # The fresh event twice: the redelivery must not notify again.
-    await publish(topic, [stale, fresh, fresh])
+    await publish(topic, [stale, fresh, everyone_online, fresh])
     async with running(app, settings, topic) as consumer:
 
         async def all_seen() -> bool:
-            return processed(consumer) >= 3
+            return processed(consumer) >= 4
 
         await wait_until(all_seen, within_s=40)
-    assert (consumer.applied, consumer.duplicates, consumer.dead_lettered) == (2, 1, 0)
+    # The old message and the one whose recipients are all online could notify nobody:
+    # declined before any transaction, so no inbox row either.
+    assert (consumer.applied, consumer.duplicates, consumer.skipped) == (1, 1, 2)
+    assert consumer.dead_lettered == 0
+    async with app.state.db.session() as session:
+        rows = await session.scalar(
+            text("SELECT count(*) FROM inbox WHERE consumer_group = :g"),
+            {"g": consumer.group_id},
+        )
+    assert rows == 1
     [note] = await notifications_of(client, offline)
     assert note["type"] == "message" and note["subject_id"] == group
     assert note["actor_ids"] == [str(sender.id)] and note["actor_count"] == 1

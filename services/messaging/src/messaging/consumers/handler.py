@@ -108,24 +108,46 @@ class EventHandler:
 
     # --- messaging -----------------------------------------------------------------
 
-    async def _message_sent(self, session: AsyncSession, data: dict[str, Any]) -> None:
-        # The message's own time, not the time of applying: batching windows and the
-        # notification's order follow when the message was sent. A message older than
-        # the batch window is past notifying (its conversation shows it unread): that
-        # also keeps a first start of this consumer on the topic's history from
-        # notifying again what the service notified when it still did so while sending.
+    async def wants(self, event: CloudEvent) -> bool:
+        """Whether ``event`` can have an effect now (the consumer's ``wants`` hook).
+
+        Declined without a transaction: types this handler does not apply, and sent
+        messages with no recipient to notify (all online, or past notifying), which at
+        chat rates are nearly all of them. Anything undecidable here is accepted.
+        """
+        if event.type not in self._routes:
+            return event.type.startswith("moderation.decision.")
+        if event.type == "messaging.message.sent":
+            return bool(await self._offline_recipients(event.data))
+        return True
+
+    async def _offline_recipients(self, data: dict[str, Any]) -> list[uuid.UUID]:
+        """The recipients of a sent message to notify: those not online, as long as the
+        message is not past notifying.
+
+        The message's own time counts, not the time of applying: batching windows and
+        the notification's order follow when the message was sent. A message older
+        than the batch window is past notifying (its conversation shows it unread):
+        that also keeps a first start of this consumer on the topic's history from
+        notifying again what the service notified when it still did so while sending.
+        """
         sent_at = parse_time(data["created_at"])
         if (utcnow() - sent_at).total_seconds() > self.settings.notification_batch_window_s:
             log.debug("message %s is past notifying", data.get("message_id"))
-            return
+            return []
         sender = uuid.UUID(data["sender_id"])
-        conversation_id = uuid.UUID(data["conversation_id"])
         others = [u for p in data["participant_ids"] if (u := uuid.UUID(p)) != sender]
         # Presence first: most recipients are online, and then the database is not asked.
         here = await presence.online(self._presence(), self.settings.presence_key_prefix, others)
-        offline = [u for u in others if u not in here]
+        return [u for u in others if u not in here]
+
+    async def _message_sent(self, session: AsyncSession, data: dict[str, Any]) -> None:
+        offline = await self._offline_recipients(data)
         if not offline:
             return
+        sent_at = parse_time(data["created_at"])
+        sender = uuid.UUID(data["sender_id"])
+        conversation_id = uuid.UUID(data["conversation_id"])
         for recipient in await conversations.unmuted_among(session, conversation_id, offline):
             await notify(
                 session,
