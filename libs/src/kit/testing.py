@@ -103,9 +103,36 @@ async def fresh_database(
                 await conn.close()
 
 
+#: Every name :func:`unique_topic` handed out in this process (see :func:`delete_test_topics`).
+issued_topic_names: set[str] = set()
+
+
 def unique_topic(prefix: str = "test") -> str:
-    """A topic name no other test uses (``<prefix>.<hex>``)."""
-    return f"{prefix}.{uuid.uuid4().hex[:12]}"
+    """A topic name no other test uses (``<prefix>.<hex>``); remembered, so that the
+    session can delete the topic (and its dead-letter topics) at the end."""
+    name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+    issued_topic_names.add(name)
+    return name
+
+
+async def delete_test_topics(bootstrap_servers: str, names: Iterable[str]) -> int:
+    """Delete the topics named ``names`` and those derived from them (``<name>.dlq.*``);
+    returns how many. Names that never became topics (group ids) are simply absent."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    wanted = set(names)
+    if not wanted:
+        return 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        existing = await admin.list_topics()
+        doomed = [t for t in existing if t in wanted or any(t.startswith(n + ".") for n in wanted)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()
 
 
 async def create_topics(
