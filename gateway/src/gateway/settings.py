@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from kit.settings import ServiceSettings
 from pydantic import Field, field_validator
@@ -26,6 +27,7 @@ class GatewaySettings(ServiceSettings):
     http_port: int = 8080
     # The gateway owns no database; a fixed placeholder keeps the kit's derived
     # development DSN (and its production refusal) out of the way.
+    uses_database: ClassVar[bool] = False
     database_url: str = "postgresql+asyncpg://gateway@127.0.0.1:5432/none"
 
     routes_file: Path = DEFAULT_ROUTES_FILE

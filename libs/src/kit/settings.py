@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     #: Names of fields that hold secrets (string fields); a subclass extends the tuple.
     #: ``SecretStr`` fields are always treated as secrets too.
     secret_fields: ClassVar[tuple[str, ...]] = ("service_token", "cursor_secret")
+    #: False for a service that owns no database (its ``database_url`` is a placeholder).
+    uses_database: ClassVar[bool] = True
 
     service_name: str = "service"
     environment: Environment = "development"
@@ -95,7 +97,9 @@ class ServiceSettings(BaseSettings):
             raise ValueError("database_url must use the postgresql+asyncpg:// driver")
         if self.environment not in ("development", "test"):
             defaults = self.default_secrets()
-            if derived_url:
+            declared = type(self).model_fields["database_url"].default
+            if self.uses_database and (derived_url or self.database_url == declared):
+                # The local development DSN (role = password): never a production one.
                 defaults.append("database_url")
             if defaults:
                 raise ValueError(

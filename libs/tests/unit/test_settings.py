@@ -55,3 +55,23 @@ def test_rejects_non_asyncpg_url_and_odd_schema() -> None:
         DemoSettings(database_url="postgresql://x@y/z")
     with pytest.raises(ValidationError):
         DemoSettings(db_schema="Robert'); DROP")
+
+
+class DeclaredUrlSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DECL_")
+    service_name: str = "decl"
+    database_url: str = "postgresql+asyncpg://decl:decl@127.0.0.1:5432/platform"
+
+
+class NoDatabaseSettings(DeclaredUrlSettings):
+    uses_database = False
+
+
+def test_a_declared_development_database_url_is_refused_in_production() -> None:
+    real = {"service_token": "t", "cursor_secret": "c", "environment": "production"}
+    with pytest.raises(ValidationError, match="database_url"):
+        DeclaredUrlSettings(**real)
+    ok = DeclaredUrlSettings(**real, database_url="postgresql+asyncpg://decl:x@db/platform")
+    assert ok.is_production
+    # A service without a database keeps its placeholder URL in production.
+    assert NoDatabaseSettings(**real).is_production
