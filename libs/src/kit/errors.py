@@ -242,6 +242,33 @@ def _database_problem(exc: Exception) -> ProblemError | None:
     return None
 
 
+def _outage_problem(exc: Exception) -> ProblemError | None:
+    # A backing service (PostgreSQL, Redis, Kafka, an upstream) that cannot be reached is
+    # a temporary condition the client can retry, not a fault in the request or the code.
+    outage: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        outage += (RedisConnectionError, RedisTimeoutError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+        outage += (InterfaceError, OperationalError)
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            outage += (DBAPIError,)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(exc, outage):
+        return ServiceUnavailable(
+            "A service this request needs is unavailable; retry later.",
+            headers={"Retry-After": "5"},
+        )
+    return None
+
+
 def problem_for_exception(exc: BaseException, instance: str | None = None) -> ProblemError:
     """Map any exception to the problem it is shown as (unknown ones become a generic 500)."""
     if isinstance(exc, ProblemError):
@@ -255,7 +282,7 @@ def problem_for_exception(exc: BaseException, instance: str | None = None) -> Pr
             title, detail = "Malformed body", "The request body could not be parsed."
         return ProblemError(exc.status_code, title, detail, headers=exc.headers)
     if isinstance(exc, Exception):
-        mapped = _database_problem(exc)
+        mapped = _database_problem(exc) or _outage_problem(exc)
         if mapped is not None:
             return mapped
     return InternalServerError("An unexpected error occurred.")
@@ -308,7 +335,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     Covers :class:`ProblemError`, request validation (422 with per-field ``errors``;
     malformed JSON is 400), ``HTTPException`` (404 for unknown routes, 405...), database
-    constraint violations (409) and unhandled exceptions (generic 500, logged).
+    constraint violations (409), unreachable backing services (503 with ``Retry-After``,
+    logged) and unhandled exceptions (generic 500, logged).
     """
     app.add_exception_handler(ProblemError, _handle)
     app.add_exception_handler(RequestValidationError, _handle)

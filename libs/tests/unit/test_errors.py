@@ -54,6 +54,12 @@ def make_app() -> FastAPI:
     async def create(item: Item) -> Item:
         return item
 
+    @app.get("/redis-down")
+    async def redis_down() -> None:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
     return app
 
 
@@ -147,3 +153,31 @@ def test_unique_violation_maps_to_conflict() -> None:
     problem = problem_for_exception(IntegrityError("INSERT ...", {}, Orig("dup key")))
     assert isinstance(problem, Conflict)
     assert "INSERT" not in (problem.detail or "")
+
+
+async def test_an_unreachable_backing_service_is_a_503_with_retry_after(
+    client: httpx.AsyncClient,
+) -> None:
+    resp = await client.get("/redis-down")
+    assert resp.status_code == 503
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert resp.headers["retry-after"] == "5"
+    assert "6379" not in resp.text  # no infrastructure detail leaks
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ConnectionRefusedError(111, "refused"),
+        TimeoutError(),
+    ],
+)
+def test_connection_failures_map_to_service_unavailable(exc: Exception) -> None:
+    assert problem_for_exception(exc).status == 503
+
+
+def test_a_database_outage_maps_to_service_unavailable() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    problem = problem_for_exception(OperationalError("SELECT 1", {}, OSError("gone")))
+    assert problem.status == 503
