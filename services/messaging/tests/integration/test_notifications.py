@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from kit.consumer import PermanentError
+from sqlalchemy import text
 
 from contracts import validate
 
@@ -234,8 +235,32 @@ async def test_deleted_user_loses_their_inbox_and_cannot_be_messaged(
     conversation = (
         await client.post("/conversations/direct", json={"user_id": str(me.id)}, headers=other.auth)
     ).json()["id"]
+    prefs = await client.put(
+        "/notifications/preferences",
+        json={"email": "me@mail.example.com", "channels": {"reaction": "email"}},
+        headers=me.auth,
+    )
+    assert prefs.status_code == 200, prefs.text
+    async with app.state.db.session() as session:
+        await session.execute(
+            text(
+                "INSERT INTO digests (id, user_id, email, notification_ids, subject, body,"
+                " status, created_at, next_attempt_at) VALUES (:id, :u, 'me@mail.example.com',"
+                " '{}', 's', 'b', 'pending', now(), now())"
+            ),
+            {"id": uuid.uuid4(), "u": me.id},
+        )
     await apply(app, "identity.user.deleted", {"user_id": str(me.id), "deleted_at": now_iso()})
     assert await notifications_of(client, me) == []
+    async with app.state.db.session() as session:
+        left = await session.scalar(
+            text(
+                "SELECT (SELECT count(*) FROM digests WHERE user_id = :u)"
+                " + (SELECT count(*) FROM notification_settings WHERE user_id = :u)"
+            ),
+            {"u": me.id},
+        )
+    assert left == 0  # no address or digest of the deleted account is kept
     resp = await client.post(
         f"/conversations/{conversation}/messages", json={"text": "hello?"}, headers=other.auth
     )

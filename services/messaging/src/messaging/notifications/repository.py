@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.models import (
+    Digest,
     Notification,
     NotificationActor,
     NotificationPreference,
@@ -154,8 +155,10 @@ async def mark_read(
 
 
 async def forget_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Delete everything kept for a deleted account's own inbox."""
+    """Delete everything kept for a deleted account's own inbox, its email address and
+    the digests built for it (sent or not: they hold the address and the summaries)."""
     await session.execute(delete(Notification).where(Notification.user_id == user_id))
+    await session.execute(delete(Digest).where(Digest.user_id == user_id))
     await session.execute(
         delete(NotificationPreference).where(NotificationPreference.user_id == user_id)
     )
