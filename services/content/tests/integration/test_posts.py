@@ -3,10 +3,21 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from contracts import validate
 
-from .conftest import Person, block, fan_out, follow, home_ids, outbox, post
+from .conftest import (
+    Person,
+    apply_identity,
+    block,
+    fan_out,
+    follow,
+    home_ids,
+    now_iso,
+    outbox,
+    post,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -243,3 +254,25 @@ async def test_a_retried_create_with_an_idempotency_key_publishes_one_post(
     assert c1.status_code == c2.status_code == 201 and c1.json()["id"] == c2.json()["id"]
     post_now = (await client.get(f"/posts/{first.json()['id']}", headers=author.auth)).json()
     assert post_now["comment_count"] == 1
+
+
+async def test_a_deleted_account_leaves_no_profile_or_posts_behind(
+    client: httpx.AsyncClient, app: FastAPI, person
+) -> None:
+    author, reader = await person(), await person()
+    created = await post(client, author, "وداعاً")
+    await apply_identity(
+        app, "identity.user.deleted", {"user_id": author.id, "deleted_at": now_iso()}
+    )
+    assert (await client.get(f"/posts/{created['id']}", headers=reader.auth)).status_code == 404
+    async with app.state.db.session() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT username, username_key, display_name, avatar_url, deleted_at"
+                    " FROM users WHERE id = :id"
+                ),
+                {"id": author.uid},
+            )
+        ).one()
+    assert row[:4] == ("", "", "", None) and row.deleted_at is not None

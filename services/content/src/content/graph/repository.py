@@ -58,7 +58,15 @@ async def mark_user_deleted(session: AsyncSession, user_id: uuid.UUID, at: datet
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[User.id],
-        set_={"deleted_at": at, "username_key": "", "updated_at": at},
+        # Nothing of the profile stays behind (identity.user.deleted asks for that).
+        set_={
+            "deleted_at": at,
+            "username": "",
+            "username_key": "",
+            "display_name": "",
+            "avatar_url": None,
+            "updated_at": at,
+        },
         where=User.deleted_at.is_(None),
     )
     await session.execute(stmt)

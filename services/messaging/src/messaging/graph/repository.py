@@ -44,7 +44,7 @@ async def mark_deleted(session: AsyncSession, user_id: uuid.UUID, at: datetime) 
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[KnownUser.id],
-        set_={"display_name": "", "deleted_at": stmt.excluded.deleted_at},
+        set_={"username": "", "display_name": "", "deleted_at": stmt.excluded.deleted_at},
     )
     await session.execute(stmt)
     await session.execute(
