@@ -5,6 +5,7 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from contracts import validate
 
@@ -155,3 +156,17 @@ async def test_delete_me_soft_deletes_revokes_sessions_and_records_event(
     events = await outbox_events(app, me.id)
     assert events[-1][0] == "identity.user.deleted"
     validate("identity.user.deleted", events[-1][1])
+    async with app.state.db.session() as session:
+        row = (
+            await session.execute(
+                text("SELECT email, username, display_name, bio FROM users WHERE id = :id"),
+                {"id": me.id},
+            )
+        ).one()
+    assert tuple(row) == ("", "", "", None)  # nothing identifying is kept
+    # The address and the name are free for a new account.
+    again = await client.post(
+        "/auth/register",
+        json={"email": me.email, "username": me.username, "password": PASSWORD},
+    )
+    assert again.status_code == 201, again.text

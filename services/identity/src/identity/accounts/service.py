@@ -131,7 +131,8 @@ async def delete_account(
 
     Clears the profile and 2FA secrets, makes the password unusable, revokes
     every session, ends the account's follows and blocks (with their events)
-    and records ``identity.user.deleted``. The email and username become free.
+    and records ``identity.user.deleted``. The email address, username and profile are
+    erased, so both become free for new accounts.
     """
     now = now or datetime.now(UTC)
     user = await repository.get_live(session, user_id, lock=True)
@@ -143,9 +144,12 @@ async def delete_account(
     user.deleted_at = now
     user.updated_at = now
     user.password_hash = "!deleted"  # noqa: S105 - not a hash: never verifies
+    # Nothing that identifies the person stays: the row is only a tombstone for the id.
+    user.email = user.email_key = ""
+    user.username = user.username_key = ""
+    user.display_name = ""
     user.bio = None
     user.avatar_url = None
-    user.display_name = user.username
     user.totp_enabled = False
     user.totp_secret_enc = None
     user.totp_pending_secret_enc = None
