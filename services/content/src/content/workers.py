@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Protocol
 
 from kit.consumer import EventConsumer
 from kit.db import Database
 from kit.events import CloudEvent
+from kit.housekeeping import Every, prune_inbox
 from kit.outbox import OutboxRelay
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,17 +82,31 @@ class ViewFlusher:
         self.rt = rt
         self.db = db
         self._stopping = asyncio.Event()
+        self._housekeeping = Every(rt.settings.housekeeping_interval_s)
 
     async def run(self) -> None:
+        """A :meth:`round` every ``view_flush_interval_s`` until stopped."""
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._stopping.wait(), self.rt.settings.view_flush_interval_s
                 )
             try:
-                await flush_views_once(self.rt, self.db)
+                await self.round()
             except Exception as exc:  # keep counting; the batch stays for the next round
                 log.warning("view flush failed: %r", exc)
+
+    async def round(self) -> None:
+        """Flush the buffered views; now and then also prune the inbox rows of applied
+        batches (they only guard a batch until it is finished, seconds later)."""
+        await flush_views_once(self.rt, self.db)
+        if self._housekeeping.due():
+            await prune_inbox(
+                self.db,
+                post_service.VIEWS_GROUP,
+                retention=timedelta(seconds=self.rt.settings.inbox_retention_s),
+                batch=self.rt.settings.housekeeping_batch_size,
+            )
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -208,3 +208,35 @@ async def test_cache_invalidation_runs_after_the_change_committed(
     assert seen == ["after"]
     failed = await client.patch(f"/posts/{pid}", json={"text": "x" * 501}, headers=author.auth)
     assert failed.status_code == 422 and seen == ["after"]
+
+
+async def test_the_view_flusher_prunes_old_batch_guards(app: FastAPI, rt) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from content.posts.service import VIEWS_GROUP
+    from content.workers import ViewFlusher
+    from sqlalchemy import text
+
+    old, fresh = uuid.uuid4(), uuid.uuid4()
+    async with app.state.db.session() as session:
+        for batch, at in (
+            (old, datetime.now(UTC) - timedelta(days=30)),
+            (fresh, datetime.now(UTC)),
+        ):
+            await session.execute(
+                text(
+                    "INSERT INTO inbox (consumer_group, event_id, applied_at) VALUES (:g, :id, :at)"
+                ),
+                {"g": VIEWS_GROUP, "id": batch, "at": at},
+            )
+    await ViewFlusher(rt, app.state.db).round()  # flush, then (due at once) prune
+    async with app.state.db.session() as session:
+        left = set(
+            (
+                await session.execute(
+                    text("SELECT event_id FROM inbox WHERE event_id IN (:a, :b)"),
+                    {"a": old, "b": fresh},
+                )
+            ).scalars()
+        )
+    assert left == {fresh}

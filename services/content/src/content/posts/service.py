@@ -311,13 +311,17 @@ async def apply_view_counts(session: AsyncSession, counts: Mapping[uuid.UUID, in
     return len(posts)
 
 
+#: The inbox group of applied view batches (pruned by the view flusher).
+VIEWS_GROUP = "content-views"
+
+
 async def mark_batch_applied(session: AsyncSession, batch: uuid.UUID) -> bool:
     """Record a view batch as applied (in the inbox); False when it already was."""
     from kit.outbox import INBOX
 
     inserted = await session.scalar(
         pg_insert(INBOX)
-        .values(consumer_group="content-views", event_id=batch, event_type="content.views")
+        .values(consumer_group=VIEWS_GROUP, event_id=batch, event_type="content.views")
         .on_conflict_do_nothing()
         .returning(INBOX.c.event_id)
     )
