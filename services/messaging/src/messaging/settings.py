@@ -21,6 +21,13 @@ class MessagingSettings(ServiceSettings):
 
     secret_fields: ClassVar[tuple[str, ...]] = ServiceSettings.secret_fields
 
+    def default_secrets(self) -> list[str]:
+        """The kit's, plus ``smtp_password`` when the SMTP server wants a login."""
+        found = super().default_secrets()
+        if self.smtp_username and not self.smtp_password:
+            found.append("smtp_password")
+        return found
+
     service_name: str = "messaging"
     database_url: str = "postgresql+asyncpg://messaging:messaging@127.0.0.1:5432/platform"
     db_schema: str = "messaging"
