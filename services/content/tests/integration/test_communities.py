@@ -139,3 +139,22 @@ async def test_communities_list_by_category_and_tag(client: httpx.AsyncClient, p
     mine = (await client.get("/communities", params={"mine": True}, headers=owner.auth)).json()
     assert made["id"] in [c["id"] for c in mine["items"]]
     assert (await client.get(f"/communities/by-slug/{made['slug']}")).json()["id"] == made["id"]
+
+
+async def test_a_retried_community_creation_creates_one_community(
+    client: httpx.AsyncClient, app: FastAPI, person
+) -> None:
+    owner = await person()
+    body = {"slug": f"c-{uuid.uuid4().hex[:10]}", "name": "مرة", "category": "tech"}
+    headers = {**owner.auth, "Idempotency-Key": "community-1"}
+    first = await client.post("/communities", json=body, headers=headers)
+    again = await client.post("/communities", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert [t for t, _ in await outbox(app, first.json()["id"])] == [
+        "content.community.created",
+        "content.community.member_joined",  # the owner; once, not per retry
+    ]
+    # Without the key the same body is a new request: the slug is taken.
+    assert (await client.post("/communities", json=body, headers=owner.auth)).status_code == 409

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
+from kit import idempotency
 from kit.auth import CurrentUser, OptionalUser
 from kit.db import Session
 from kit.errors import NotFound, problem_responses
+from kit.idempotency import IdempotencyKeyHeader
 from kit.pagination import Pagination
+from starlette.responses import JSONResponse
 
 from content.communities import repository, service
 from content.communities.schemas import (
@@ -21,6 +26,7 @@ from content.communities.schemas import (
     MemberRole,
     MembershipOut,
 )
+from content.runtime import Rt
 
 router = APIRouter(tags=["communities"])
 
@@ -29,14 +35,33 @@ router = APIRouter(tags=["communities"])
     "/communities",
     status_code=201,
     response_model=CommunityOut,
-    responses=problem_responses(401, 409, 422),
+    responses=problem_responses(400, 401, 409, 422),
 )
 async def create_community(
-    body: CommunityCreate, user: CurrentUser, session: Session
-) -> CommunityOut:
-    """Create a community; the caller becomes its owner."""
-    community = await service.create(session, user.user_id, body)
-    return service.community_out(community, "owner")
+    body: CommunityCreate,
+    user: CurrentUser,
+    session: Session,
+    rt: Rt,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Create a community; the caller becomes its owner.
+
+    With ``Idempotency-Key``, a retry with the same body returns the first answer.
+    """
+
+    async def make() -> Any:
+        community = await service.create(session, user.user_id, body)
+        return jsonable_encoder(service.community_out(community, "owner"))
+
+    return await idempotency.respond_once(
+        session,
+        key=idempotency_key,
+        scope=f"community:{user.user_id}",
+        request_body=body.model_dump(mode="json"),
+        make=make,
+        status_code=201,
+        ttl=timedelta(seconds=rt.settings.idempotency_ttl_s),
+    )
 
 
 @router.get("/communities", response_model=CommunityPage, responses=problem_responses(400))
