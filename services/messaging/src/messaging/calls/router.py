@@ -4,11 +4,17 @@ service, which learns each token's hash from ``messaging.call.token_issued``."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, status
+from fastapi.encoders import jsonable_encoder
+from kit import idempotency
 from kit.auth import CurrentUser
 from kit.db import Session
 from kit.errors import problem_responses
+from kit.idempotency import IdempotencyKeyHeader
+from starlette.responses import JSONResponse
 
 from messaging.calls import service
 from messaging.calls.schemas import RoomIn, RoomOut, TokenIn, TokenOut
@@ -22,15 +28,35 @@ router = APIRouter(prefix="/calls/rooms", tags=["calls"])
     "",
     response_model=RoomOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(400, 401, 422),
 )
 async def create_room(
-    body: RoomIn, principal: CurrentUser, session: Session, runtime: Rt
-) -> RoomOut:
-    """Create a call room; you own it. It expires after ``ttl_s`` (default one hour)."""
-    now = utcnow()
-    room = await service.create_room(session, runtime.settings, principal.user_id, body, now)
-    return service.to_out(room, now)
+    body: RoomIn,
+    principal: CurrentUser,
+    session: Session,
+    runtime: Rt,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Create a call room; you own it. It expires after ``ttl_s`` (default one hour).
+
+    With ``Idempotency-Key``, a retry with the same body returns the first room. (Minting
+    a join token takes no key: a token is shown once and never stored in the clear.)
+    """
+
+    async def make() -> Any:
+        now = utcnow()
+        room = await service.create_room(session, runtime.settings, principal.user_id, body, now)
+        return jsonable_encoder(service.to_out(room, now))
+
+    return await idempotency.respond_once(
+        session,
+        key=idempotency_key,
+        scope=f"call-room:{principal.user_id}",
+        request_body=body.model_dump(mode="json"),
+        make=make,
+        status_code=status.HTTP_201_CREATED,
+        ttl=timedelta(seconds=runtime.settings.idempotency_ttl_s),
+    )
 
 
 @router.get("/{room_id}", response_model=RoomOut, responses=problem_responses(401, 404))

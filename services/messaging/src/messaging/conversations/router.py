@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from kit import idempotency
 from kit.auth import CurrentUser
 from kit.db import Session
 from kit.errors import problem_responses
+from kit.idempotency import IdempotencyKeyHeader
 from kit.pagination import Pagination
+from starlette.responses import JSONResponse
 
 from messaging.clock import utcnow
 from messaging.conversations import service
@@ -57,14 +63,35 @@ async def open_direct(
     "/groups",
     response_model=ConversationOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def create_group(
-    body: GroupIn, principal: CurrentUser, session: Session, request: Request
-) -> ConversationOut:
-    """Create a group with a title and members; the caller is its admin."""
-    return await service.create_group(
-        session, _settings(request), principal.user_id, body.title, body.member_ids, utcnow()
+    body: GroupIn,
+    principal: CurrentUser,
+    session: Session,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Create a group with a title and members; the caller is its admin.
+
+    With ``Idempotency-Key``, a retry with the same body returns the first answer.
+    """
+    settings = _settings(request)
+
+    async def make() -> Any:
+        group = await service.create_group(
+            session, settings, principal.user_id, body.title, body.member_ids, utcnow()
+        )
+        return jsonable_encoder(group)
+
+    return await idempotency.respond_once(
+        session,
+        key=idempotency_key,
+        scope=f"group:{principal.user_id}",
+        request_body=body.model_dump(mode="json"),
+        make=make,
+        status_code=status.HTTP_201_CREATED,
+        ttl=timedelta(seconds=settings.idempotency_ttl_s),
     )
 
 

@@ -1,0 +1,45 @@
+"""Idempotency-Key on the creating POSTs that keep their answers in the kit's table."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from .conftest import outbox, person
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_retried_group_creation_creates_one_group(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    owner, member = await person(app), await person(app)
+    body = {"title": "مرة واحدة", "member_ids": [str(member.id)]}
+    headers = {**owner.auth, "Idempotency-Key": "group-1"}
+    first = await client.post("/conversations/groups", json=body, headers=headers)
+    again = await client.post("/conversations/groups", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    created = [t for t, _ in await outbox(app, first.json()["id"])]
+    assert created.count("messaging.conversation.created") == 1
+    other = await client.post(
+        "/conversations/groups", json={**body, "title": "أخرى"}, headers=headers
+    )
+    assert other.status_code == 422
+    mine = (await client.get("/conversations", headers=owner.auth)).json()["items"]
+    assert [c["id"] for c in mine] == [first.json()["id"]]
+
+
+async def test_a_retried_room_creation_creates_one_room(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    owner = await person(app)
+    headers = {**owner.auth, "Idempotency-Key": "room-1"}
+    first = await client.post("/calls/rooms", json={"title": "اجتماع"}, headers=headers)
+    again = await client.post("/calls/rooms", json={"title": "اجتماع"}, headers=headers)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json()["id"] == first.json()["id"]
+    bad = await client.post("/calls/rooms", json={}, headers={**owner.auth, "Idempotency-Key": ""})
+    assert bad.status_code == 400
