@@ -259,8 +259,10 @@ class OutboxRelay:
         backoff_max: float = 30.0,
         after_send: AfterSend | None = None,
         producer_factory: ProducerFactory | None = None,
+        housekeeping: Sequence[Callable[[Database], Awaitable[int]]] = (),
     ) -> None:
         self.settings = settings
+        self.extra_housekeeping = list(housekeeping)
         self.db = db
         self.schema = settings.db_schema
         self.batch_size = batch_size or settings.outbox_batch_size
@@ -324,14 +326,17 @@ class OutboxRelay:
 
     async def housekeep(self) -> int:
         """Delete published rows past ``outbox_retention_s`` and expired idempotency
-        answers (see :mod:`kit.housekeeping`); returns the rows deleted. Failures are
-        logged and left for the next round."""
+        answers (see :mod:`kit.housekeeping`), then run the service's own
+        ``housekeeping`` callables (each ``await fn(db)`` returns the rows it deleted);
+        returns the rows deleted. Failures are logged and left for the next round."""
         batch = self.settings.housekeeping_batch_size
         try:
             deleted = await prune_outbox(
                 self.db, retention=timedelta(seconds=self.settings.outbox_retention_s), batch=batch
             )
             deleted += await prune_idempotency_keys(self.db, batch=batch)
+            for prune in self.extra_housekeeping:
+                deleted += await prune(self.db)
         except Exception as exc:
             log.warning("outbox housekeeping failed: %r", exc)
             return 0

@@ -75,7 +75,15 @@ async def test_relay_and_consumer_housekeeping_use_the_settings(
             text("INSERT INTO inbox (consumer_group, event_id, applied_at) VALUES ('g', :id, :at)"),
             {"id": uuid.uuid4(), "at": OLD},
         )
-    assert await OutboxRelay(settings, db).housekeep() == 2  # the outbox row and the key
+    seen: list[Database] = []
+
+    async def own_tables(database: Database) -> int:
+        seen.append(database)
+        return 5
+
+    relay = OutboxRelay(settings, db, housekeeping=[own_tables])
+    assert await relay.housekeep() == 2 + 5  # the outbox row, the key, the service's own
+    assert seen == [db]
     decade = settings.model_copy(update={"inbox_retention_s": 10 * 365 * 24 * 3600.0})
     keeps = EventConsumer(decade, db, "g", ["unused"], handler=None)  # type: ignore[arg-type]
     assert await keeps.housekeep() == 0  # 30 days old is within ten years

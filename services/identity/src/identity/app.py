@@ -20,6 +20,7 @@ from kit.migrations import migrate
 from kit.outbox import OutboxRelay
 
 from identity.accounts.router import router as accounts_router
+from identity.auth.housekeeping import auth_state_pruner
 from identity.auth.router import router as auth_router
 from identity.graph.router import router as graph_router
 from identity.keys.router import router as keys_router
@@ -54,7 +55,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         relay: OutboxRelay | None = None
         relay_task: asyncio.Task[None] | None = None
         if settings.run_outbox_relay:
-            relay = OutboxRelay(settings, db)
+            relay = OutboxRelay(settings, db, housekeeping=[auth_state_pruner(settings)])
             relay_task = asyncio.create_task(relay.run(), name="identity-outbox-relay")
         try:
             yield

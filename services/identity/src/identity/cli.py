@@ -42,8 +42,11 @@ async def _rotate(settings: IdentitySettings) -> str:
 
 
 async def _relay(settings: IdentitySettings) -> None:
+    from identity.auth.housekeeping import auth_state_pruner
+
     db = Database(settings)
-    await cli.run_until_signalled(OutboxRelay(settings, db), close=db.dispose)
+    relay = OutboxRelay(settings, db, housekeeping=[auth_state_pruner(settings)])
+    await cli.run_until_signalled(relay, close=db.dispose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

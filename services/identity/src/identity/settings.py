@@ -58,6 +58,9 @@ class IdentitySettings(ServiceSettings):
     migrate_on_start: bool = True
     #: Where the Alembic scripts are (default: ``migrations/`` beside the source tree).
     migrations_dir: str = ""
+    #: Sessions (with their refresh tokens) and retired signing keys are deleted this
+    #: long after they expired, were revoked or retired.
+    session_retention_s: int = 30 * 24 * 3600
     idempotency_ttl_s: int = 24 * 3600
     #: Run the outbox relay inside the HTTP process (off when ``identity relay`` runs apart).
     run_outbox_relay: bool = True

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from messaging.calls.router import router as calls_router
 from messaging.consumers.handler import EventHandler
 from messaging.conversations.router import router as conversations_router
+from messaging.digests.service import done_digest_pruner
 from messaging.jobs import Jobs
 from messaging.messages.router import router as messages_router
 from messaging.notifications.router import router as notifications_router
@@ -95,7 +96,8 @@ def create_app(settings: MessagingSettings | None = None) -> FastAPI:
         workers: list[tuple[_Worker, asyncio.Task[None]]] = []
         started: list[tuple[str, _Worker]] = []
         if settings.run_outbox_relay:
-            started.append(("outbox-relay", OutboxRelay(settings, db)))
+            relay = OutboxRelay(settings, db, housekeeping=[done_digest_pruner(settings)])
+            started.append(("outbox-relay", relay))
         if settings.run_consumer:
             started.append(("consumer", make_consumer(settings, db, runtime.redis)))
         if settings.run_jobs:

@@ -100,13 +100,14 @@ def _migrate(settings: MessagingSettings) -> int:
 async def _run_alone(settings: MessagingSettings, what: str) -> None:
     from messaging.app import make_consumer
     from messaging.consumers.handler import EventHandler
+    from messaging.digests.service import done_digest_pruner
     from messaging.jobs import Jobs
 
     configure_logging(settings.log_level, settings.service_name)
     db = Database(settings)
     worker: OutboxRelay | Jobs | EventConsumer
     if what == "relay":
-        worker = OutboxRelay(settings, db)
+        worker = OutboxRelay(settings, db, housekeeping=[done_digest_pruner(settings)])
     elif what == "jobs":
         worker = Jobs(settings, db)
     else:

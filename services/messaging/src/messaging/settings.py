@@ -87,6 +87,8 @@ class MessagingSettings(ServiceSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "notifications@platform.example"
     digest_interval_s: int = 3600
+    #: Sent and given-up digests are deleted this long after they were built.
+    digest_retention_s: int = 30 * 24 * 3600
     digest_max_attempts: int = 8
     digest_retry_initial_s: float = 30.0
     digest_retry_max_s: float = 3600.0

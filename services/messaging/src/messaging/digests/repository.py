@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from kit.db import Database
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.models import Digest, Notification, NotificationSettings
@@ -60,3 +61,21 @@ async def next_due(session: AsyncSession, now: datetime) -> Digest | None:
         .limit(1)
         .with_for_update(skip_locked=True)
     )
+
+
+_PRUNE_DONE = text(
+    "DELETE FROM digests WHERE id IN (SELECT id FROM digests"
+    " WHERE status IN ('sent', 'failed') AND created_at < :before LIMIT :batch)"
+)
+
+
+async def prune_done(db: Database, *, before: datetime, batch: int) -> int:
+    """Delete sent and given-up digests created before ``before``; returns how many."""
+    deleted = 0
+    while True:
+        async with db.session() as session:
+            result = await session.execute(_PRUNE_DONE, {"before": before, "batch": batch})
+            count = int(getattr(result, "rowcount", 0) or 0)
+        deleted += count
+        if count < batch:
+            return deleted

@@ -17,8 +17,8 @@ commit; the resend carries the same Message-ID.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from kit.db import Database
 from kit.ids import uuid7
@@ -129,3 +129,17 @@ async def deliver_due(
                 digest.last_error = None
                 sent += 1
     return sent, failed
+
+
+def done_digest_pruner(settings: MessagingSettings) -> Callable[[Database], Awaitable[int]]:
+    """``prune(db)`` for :class:`kit.outbox.OutboxRelay`'s ``housekeeping``: sent and
+    given-up digests (they hold an address and notification summaries) are deleted
+    ``digest_retention_s`` after they were built."""
+
+    async def prune(db: Database) -> int:
+        before = datetime.now(UTC) - timedelta(seconds=settings.digest_retention_s)
+        return await repository.prune_done(
+            db, before=before, batch=settings.housekeeping_batch_size
+        )
+
+    return prune

@@ -1,10 +1,16 @@
-"""Idempotency-Key on the creating POSTs that keep their answers in the kit's table."""
+"""Idempotency-Key on the creating POSTs that keep their answers in the kit's table, and
+the pruning of the service's own tables."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from messaging.digests.service import done_digest_pruner
+from sqlalchemy import text
 
 from .conftest import outbox, person
 
@@ -43,3 +49,31 @@ async def test_a_retried_room_creation_creates_one_room(
     assert again.json()["id"] == first.json()["id"]
     bad = await client.post("/calls/rooms", json={}, headers={**owner.auth, "Idempotency-Key": ""})
     assert bad.status_code == 400
+
+
+async def test_old_sent_and_failed_digests_are_pruned_pending_ones_stay(
+    app: FastAPI, settings
+) -> None:
+    user = uuid.uuid4()
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    rows = {"sent": long_ago, "failed": long_ago, "pending": long_ago}
+    async with app.state.db.session() as session:
+        for status, at in [*rows.items(), ("sent", datetime.now(UTC))]:
+            await session.execute(
+                text(
+                    "INSERT INTO digests (id, user_id, email, notification_ids, subject, body,"
+                    " status, created_at, next_attempt_at) VALUES (:id, :u, 'a@mail.example.com',"
+                    " '{}', 's', 'b', :st, :at, :at)"
+                ),
+                {"id": uuid.uuid4(), "u": user, "st": status, "at": at},
+            )
+    assert await done_digest_pruner(settings)(app.state.db) == 2
+    async with app.state.db.session() as session:
+        left = sorted(
+            (
+                await session.execute(
+                    text("SELECT status FROM digests WHERE user_id = :u"), {"u": user}
+                )
+            ).scalars()
+        )
+    assert left == ["pending", "sent"]  # the recent one and the one still to send
