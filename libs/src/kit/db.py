@@ -155,3 +155,50 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+class ReadPool:
+    """A small raw asyncpg pool for the hot read paths' single statements (no ORM, no
+    transaction), opened on first use, ``search_path`` pinned to the service schema like
+    :class:`Database`'s connections.
+
+    Only single autocommit statements may run on it (no ``SET``, ``LISTEN``, cursors or
+    locks), which is why the per-release reset round trip is skipped.
+    """
+
+    def __init__(self, settings: ServiceSettings, size: int) -> None:
+        self.settings = settings
+        self.size = size
+        self._pool: Any = None
+        self._lock: Any = None
+
+    async def get(self) -> Any:
+        """The ``asyncpg.Pool`` (created on the first call)."""
+        if self._pool is None:
+            import asyncio
+
+            import asyncpg
+
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.settings.asyncpg_dsn,
+                        min_size=1,
+                        max_size=self.size,
+                        reset=_no_reset,
+                        server_settings={
+                            "search_path": self.settings.db_schema,
+                            "application_name": f"{self.settings.service_name}-read",
+                        },
+                    )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def _no_reset(_connection: Any) -> None:
+    return None

@@ -60,9 +60,12 @@ class Every:
         return True
 
 
-async def _delete_in_batches(
+async def delete_in_batches(
     db: Database, statement: TextClause, batch: int, **params: object
 ) -> int:
+    """Run a ``DELETE ... WHERE <key> IN (SELECT <key> ... LIMIT :batch)`` statement, each
+    time in its own transaction, until it deletes fewer than ``batch`` rows; returns the
+    total. ``params`` fill the statement's other parameters."""
     total = 0
     while True:
         async with db.session() as session:
@@ -78,7 +81,7 @@ async def prune_outbox(
 ) -> int:
     """Delete published outbox rows older than ``retention``; returns how many."""
     before = (now or datetime.now(UTC)) - retention
-    return await _delete_in_batches(db, _PRUNE_OUTBOX, batch, before=before)
+    return await delete_in_batches(db, _PRUNE_OUTBOX, batch, before=before)
 
 
 async def prune_inbox(
@@ -91,7 +94,7 @@ async def prune_inbox(
 ) -> int:
     """Delete ``group_id``'s inbox rows applied more than ``retention`` ago."""
     before = (now or datetime.now(UTC)) - retention
-    return await _delete_in_batches(db, _PRUNE_INBOX, batch, group=group_id, before=before)
+    return await delete_in_batches(db, _PRUNE_INBOX, batch, group=group_id, before=before)
 
 
 async def prune_idempotency_keys(
@@ -101,4 +104,4 @@ async def prune_idempotency_keys(
     async with db.session() as session:
         if not await session.scalar(_HAS_IDEMPOTENCY):
             return 0
-    return await _delete_in_batches(db, _PRUNE_IDEMPOTENCY, batch, before=now or datetime.now(UTC))
+    return await delete_in_batches(db, _PRUNE_IDEMPOTENCY, batch, before=now or datetime.now(UTC))

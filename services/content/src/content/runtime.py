@@ -6,13 +6,13 @@ request's transaction has committed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
+from kit.db import ReadPool
 from redis.asyncio import Redis
 
 from content.media.storage import LocalDiskStorage, Storage
@@ -32,8 +32,7 @@ class Runtime:
     views: ViewCounter
     #: A small asyncpg pool for the hot read paths' few raw queries (no ORM, no
     #: transaction); opened on first use.
-    _pg: asyncpg.Pool | None = None
-    _pg_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _read: ReadPool | None = None
 
     @classmethod
     def from_settings(cls, settings: ContentSettings, *, redis: Redis | None = None) -> Runtime:
@@ -53,31 +52,15 @@ class Runtime:
 
     async def pg(self) -> asyncpg.Pool:
         """The read pool (``search_path`` pinned to the service schema like kit.db's)."""
-        if self._pg is None:
-            async with self._pg_lock:
-                if self._pg is None:
-                    self._pg = await asyncpg.create_pool(
-                        self.settings.asyncpg_dsn,
-                        min_size=1,
-                        max_size=self.settings.read_pool_size,
-                        # Only single read statements run here (no SET, LISTEN, cursors or
-                        # locks), so the per-release reset round trip would reset nothing.
-                        reset=_no_reset,
-                        server_settings={
-                            "search_path": self.settings.db_schema,
-                            "application_name": f"{self.settings.service_name}-read",
-                        },
-                    )
-        return self._pg
+        if self._read is None:
+            self._read = ReadPool(self.settings, self.settings.read_pool_size)
+        pool: asyncpg.Pool = await self._read.get()
+        return pool
 
     async def aclose(self) -> None:
-        if self._pg is not None:
-            await self._pg.close()
+        if self._read is not None:
+            await self._read.close()
         await self.redis.aclose()
-
-
-async def _no_reset(_connection: asyncpg.Connection) -> None:
-    return None
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
+from kit.db import ReadPool
 
 from search.collections import Collections
 from search.indexing.service import Indexer
@@ -27,10 +27,10 @@ class Runtime:
     indexer: Indexer
     viewers: ViewerCache = field(init=False)
     stats: StatsRecorder = field(init=False)
-    _pg: asyncpg.Pool | None = field(default=None, init=False)
-    _pg_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _read: ReadPool = field(init=False)
 
     def __post_init__(self) -> None:
+        self._read = ReadPool(self.settings, self.settings.read_pool_size)
         self.viewers = ViewerCache(self._load_viewer, ttl_s=self.settings.viewer_cache_ttl_s)
         self.indexer.on_graph_change = self.viewers.invalidate
         self.stats = StatsRecorder(
@@ -50,36 +50,16 @@ class Runtime:
         return cls(settings, client, collections, Indexer(client, collections))
 
     async def pg(self) -> asyncpg.Pool:
-        """The read pool for the query path (``search_path`` pinned to the service
-        schema like kit.db's), created on first use."""
-        if self._pg is None:
-            async with self._pg_lock:
-                if self._pg is None:
-                    self._pg = await asyncpg.create_pool(
-                        self.settings.asyncpg_dsn,
-                        min_size=1,
-                        max_size=self.settings.read_pool_size,
-                        # Only single autocommit statements run here (no SET, LISTEN,
-                        # cursors or locks): the per-release reset would reset nothing.
-                        reset=_no_reset,
-                        server_settings={
-                            "search_path": self.settings.db_schema,
-                            "application_name": f"{self.settings.service_name}-read",
-                        },
-                    )
-        return self._pg
+        """The read pool of the query path (viewer context, statistics)."""
+        pool: asyncpg.Pool = await self._read.get()
+        return pool
 
     async def _load_viewer(self, user_id: uuid.UUID | str) -> Viewer:
         return await load_viewer(await self.pg(), user_id)
 
     async def aclose(self) -> None:
         await self.typesense.aclose()
-        if self._pg is not None:
-            await self._pg.close()
-
-
-async def _no_reset(_connection: asyncpg.Connection) -> None:
-    return None
+        await self._read.close()
 
 
 async def get_runtime(request: Request) -> Runtime:

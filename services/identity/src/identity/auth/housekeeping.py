@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from kit.db import Database
+from kit.housekeeping import delete_in_batches
 from sqlalchemy import text
 
 from identity.settings import IdentitySettings
@@ -30,14 +31,7 @@ def auth_state_pruner(settings: IdentitySettings) -> Callable[[Database], Awaita
     async def prune(db: Database, now: datetime | None = None) -> int:
         before = (now or datetime.now(UTC)) - timedelta(seconds=settings.session_retention_s)
         batch = settings.housekeeping_batch_size
-        deleted = 0
-        while True:
-            async with db.session() as session:
-                result = await session.execute(_SESSIONS, {"before": before, "batch": batch})
-                count = int(getattr(result, "rowcount", 0) or 0)
-            deleted += count
-            if count < batch:
-                break
+        deleted = await delete_in_batches(db, _SESSIONS, batch, before=before)
         async with db.session() as session:
             result = await session.execute(_KEYS, {"before": before})
             deleted += int(getattr(result, "rowcount", 0) or 0)

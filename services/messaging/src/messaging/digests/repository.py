@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from kit.db import Database
+from kit.housekeeping import delete_in_batches
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,11 +72,4 @@ _PRUNE_DONE = text(
 
 async def prune_done(db: Database, *, before: datetime, batch: int) -> int:
     """Delete sent and given-up digests created before ``before``; returns how many."""
-    deleted = 0
-    while True:
-        async with db.session() as session:
-            result = await session.execute(_PRUNE_DONE, {"before": before, "batch": batch})
-            count = int(getattr(result, "rowcount", 0) or 0)
-        deleted += count
-        if count < batch:
-            return deleted
+    return await delete_in_batches(db, _PRUNE_DONE, batch, before=before)
