@@ -6,6 +6,7 @@ request's transaction has committed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -20,6 +21,8 @@ from content.posts.cache import PostCache
 from content.reactions.views import ViewCounter
 from content.settings import ContentSettings
 from content.timelines.store import TimelineStore
+
+log = logging.getLogger("content.runtime")
 
 
 @dataclass
@@ -74,21 +77,39 @@ Rt = Annotated[Runtime, Depends(get_runtime)]
 
 @dataclass
 class AfterCommitHooks:
-    """Callbacks to run after the request's transaction committed (never on failure)."""
+    """Callbacks to run after the request's transaction committed (never on failure),
+    and compensations to run instead when the request fails (the endpoint raised or the
+    commit did): e.g. removing a stored file whose row was never written."""
 
     callbacks: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    compensations: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     def add(self, callback: Callable[[], Awaitable[object]]) -> None:
         self.callbacks.append(callback)
+
+    def on_failure(self, compensation: Callable[[], Awaitable[object]]) -> None:
+        self.compensations.append(compensation)
 
     async def run(self) -> None:
         for callback in self.callbacks:
             await callback()
 
+    async def compensate(self) -> None:
+        """Run every compensation; one that fails is logged, the others still run."""
+        for compensation in self.compensations:
+            try:
+                await compensation()
+            except Exception as exc:
+                log.warning("compensation after a failed request failed: %r", exc)
+
 
 async def _after_commit() -> AsyncIterator[AfterCommitHooks]:
     hooks = AfterCommitHooks()
-    yield hooks
+    try:
+        yield hooks
+    except BaseException:
+        await hooks.compensate()
+        raise
     # Reached only when the endpoint succeeded. This dependency is set up before the
     # request's Session (it must be the endpoint's first parameter), so it is torn down
     # after the Session committed, and still before the response is sent.

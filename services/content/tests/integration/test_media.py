@@ -6,6 +6,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from content.media import repository
+from kit.errors import Conflict
 
 from .conftest import png, post
 
@@ -162,3 +164,21 @@ async def test_videos_stream_to_storage_and_an_oversize_one_leaves_nothing(
     assert refused.status_code == 413
     assert files_under(media_dir) == stored  # no object, no temporary file
     assert len(stored - files_before) == 1
+
+
+async def test_bytes_stored_for_a_failed_upload_are_removed(
+    client: httpx.AsyncClient, settings, person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def row_not_written(*_args: object, **_kwargs: object) -> None:
+        raise Conflict("the row could not be written")
+
+    owner = await person()
+    media_dir = Path(settings.media_dir)
+    before = files_under(media_dir)
+    monkeypatch.setattr(repository, "add", row_not_written)
+    video = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + os.urandom(10_000)
+    resp = await client.post(
+        "/media", files={"file": ("clip.mp4", video, "video/mp4")}, headers=owner.auth
+    )
+    assert resp.status_code == 409
+    assert files_under(media_dir) == before  # stored, then removed again

@@ -20,7 +20,7 @@ from kit.errors import NotFound, PayloadTooLarge, ProblemError, problem_response
 from content.media import repository, service
 from content.media.ranges import RangeNotSatisfiable, parse_range
 from content.media.schemas import MediaOut
-from content.runtime import Rt
+from content.runtime import AfterCommit, Rt
 
 router = APIRouter(tags=["media"])
 
@@ -36,6 +36,7 @@ MULTIPART_OVERHEAD = 64 * 1024
     responses=problem_responses(401, 413, 415, 422),
 )
 async def upload_media(
+    hooks: AfterCommit,
     request: Request,
     file: Annotated[UploadFile, File(description="The image or video")],
     user: CurrentUser,
@@ -43,13 +44,15 @@ async def upload_media(
     rt: Rt,
 ) -> MediaOut:
     """Upload an image (JPEG, PNG, GIF, WebP) or video (MP4, WebM) as form field ``file``.
-    The type is judged by the bytes, not the name or declared type."""
+    The type is judged by the bytes, not the name or declared type. If the request
+    fails after the bytes were stored (the row not written or not committed), they are
+    removed again."""
     settings = rt.settings
     declared = request.headers.get("content-length")
     ceiling = max(settings.image_max_bytes, settings.video_max_bytes) + MULTIPART_OVERHEAD
     if declared is not None and declared.isdigit() and int(declared) > ceiling:
         raise PayloadTooLarge(f"The upload exceeds {ceiling} bytes.", limit=ceiling)
-    media = await service.upload(session, rt, user.user_id, file)
+    media = await service.upload(session, rt, user.user_id, file, hooks=hooks)
     return service.media_out(media, settings.media_base_url)
 
 

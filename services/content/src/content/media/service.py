@@ -25,7 +25,7 @@ from content.models import Media
 from content.posts.state import media_url
 
 if TYPE_CHECKING:
-    from content.runtime import Runtime
+    from content.runtime import AfterCommitHooks, Runtime
 
 READ_CHUNK = 1024 * 1024
 
@@ -95,11 +95,14 @@ async def upload(
     owner_id: uuid.UUID,
     upload_file: UploadFile,
     now: datetime | None = None,
+    *,
+    hooks: AfterCommitHooks | None = None,
 ) -> Media:
     """Store an uploaded file and its row.
 
     415: not one of the accepted types (judged by its bytes); 413: over the size limit
-    of its type; 422: empty, or an image that does not decode.
+    of its type; 422: empty, or an image that does not decode. With ``hooks``, the
+    stored bytes are deleted again if the request fails afterwards.
     """
     now = now or datetime.now(UTC)
     settings = rt.settings
@@ -130,6 +133,8 @@ async def upload(
     else:
         # Videos stream to storage; an oversize one stops at the limit, storing nothing.
         await rt.storage.put(key, reader.chunks())
+    if hooks is not None:
+        hooks.on_failure(lambda: rt.storage.delete(key))
     media = Media(
         id=media_id,
         owner_id=owner_id,
