@@ -253,7 +253,13 @@ class NotificationSettings(Base):
     __tablename__ = "notification_settings"
 
     user_id: Mapped[uuid.UUID] = mapped_column(_uuid(), primary_key=True)
+    #: The confirmed digest address (the only one mail is sent to).
     email: Mapped[str | None] = mapped_column(String(320))
+    #: An address asked for but not confirmed yet, and the SHA-256 of the code sent to it.
+    pending_email: Mapped[str | None] = mapped_column(String(320))
+    email_code_hash: Mapped[str | None] = mapped_column(String(64))
+    email_code_expires_at: Mapped[datetime | None] = mapped_column(_tz())
+    email_code_attempts: Mapped[int] = mapped_column(Integer, server_default=sql("0"))
     #: Notifications updated after this moment go into the next digest.
     digest_cursor: Mapped[datetime | None] = mapped_column(_tz())
     updated_at: Mapped[datetime] = mapped_column(_tz())

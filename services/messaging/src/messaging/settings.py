@@ -87,6 +87,10 @@ class MessagingSettings(ServiceSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "notifications@platform.example"
     digest_interval_s: int = 3600
+    #: A new digest address must be confirmed with the code mailed to it within this
+    #: long, in at most ``email_code_max_attempts`` tries.
+    email_code_ttl_s: int = 1800
+    email_code_max_attempts: int = 5
     #: Sent and given-up digests are deleted this long after they were built.
     digest_retention_s: int = 30 * 24 * 3600
     digest_max_attempts: int = 8

@@ -3,6 +3,7 @@ with tokens from a local signing key, and helpers that feed identity's events.""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from kit.events import CloudEvent
 from kit.testing import TokenFactory, fresh_database
 from messaging.app import MIGRATIONS_DIR, create_app
 from messaging.consumers.handler import EventHandler
+from messaging.notifications.service import CONFIRM_SUBJECT
 from messaging.settings import MessagingSettings
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -183,3 +185,46 @@ async def direct(client: httpx.AsyncClient, a: Person, b: Person) -> str:
     assert resp.status_code in (200, 201), resp.text
     conversation_id: str = resp.json()["id"]
     return conversation_id
+
+
+async def mailed_code(app: FastAPI, user_id: uuid.UUID) -> str:
+    """The code in the newest address-confirmation mail queued for ``user_id``."""
+    async with app.state.db.session() as session:
+        body = await session.scalar(
+            text(
+                "SELECT body FROM digests WHERE user_id = :u AND subject = :s"
+                " ORDER BY created_at DESC LIMIT 1"
+            ),
+            {"u": user_id, "s": CONFIRM_SUBJECT},
+        )
+    assert body, "no confirmation mail was queued"
+    found = re.search(r"\b([0-9]{6})\b", body)
+    assert found, body
+    return found.group(1)
+
+
+async def confirmed_email(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    who: Person,
+    address: str,
+    channels: dict[str, str] | None = None,
+) -> None:
+    """Set ``address`` (and ``channels``) and confirm it with the mailed code, as a user
+    would; the confirmation mail is then dropped so the digest queue holds digests only."""
+    resp = await client.put(
+        "/notifications/preferences",
+        json={"channels": channels or {}, "email": address},
+        headers=who.auth,
+    )
+    assert resp.status_code == 200, resp.text
+    code = await mailed_code(app, who.id)
+    resp = await client.post(
+        "/notifications/preferences/email/confirm", json={"code": code}, headers=who.auth
+    )
+    assert resp.status_code == 200, resp.text
+    async with app.state.db.session() as session:
+        await session.execute(
+            text("DELETE FROM digests WHERE user_id = :u AND subject = :s"),
+            {"u": who.id, "s": CONFIRM_SUBJECT},
+        )

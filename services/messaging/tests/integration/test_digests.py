@@ -20,7 +20,7 @@ from messaging.digests.service import build_digests, deliver_due
 from messaging.settings import MessagingSettings
 from sqlalchemy import text
 
-from .conftest import apply, now_iso, person
+from .conftest import apply, confirmed_email, now_iso, person
 
 pytestmark = pytest.mark.integration
 
@@ -67,12 +67,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 async def subscriber(client: httpx.AsyncClient, app: FastAPI) -> tuple[Any, str]:
     me = await person(app)
     address = f"u{me.id.hex[:10]}@example.org"
-    resp = await client.put(
-        "/notifications/preferences",
-        json={"channels": {"reaction": "email"}, "email": address},
-        headers=me.auth,
-    )
-    assert resp.status_code == 200, resp.text
+    await confirmed_email(client, app, me, address, {"reaction": "email"})
     return me, address
 
 

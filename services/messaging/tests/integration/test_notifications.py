@@ -6,11 +6,21 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from kit.consumer import PermanentError
+from messaging.notifications.service import CONFIRM_SUBJECT
 from sqlalchemy import text
 
 from contracts import validate
 
-from .conftest import apply, block, notifications_of, now_iso, outbox, person
+from .conftest import (
+    apply,
+    block,
+    confirmed_email,
+    mailed_code,
+    notifications_of,
+    now_iso,
+    outbox,
+    person,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -159,15 +169,12 @@ async def test_preferences_are_validated_and_kept(client: httpx.AsyncClient, app
     ):
         resp = await client.put("/notifications/preferences", json=body, headers=me.auth)
         assert resp.status_code == 422, (body, resp.text)
-    ok = await client.put(
-        "/notifications/preferences",
-        json={"channels": {"follow": "email", "message": "off"}, "email": "Layla@Example.org"},
-        headers=me.auth,
+    await confirmed_email(
+        client, app, me, "Layla@Example.org", {"follow": "email", "message": "off"}
     )
-    assert ok.status_code == 200, ok.text
     kept = (await client.get("/notifications/preferences", headers=me.auth)).json()
     assert kept["channels"]["follow"] == "email" and kept["channels"]["message"] == "off"
-    assert kept["email"] == "Layla@example.org"
+    assert kept["email"] == "Layla@example.org" and kept["pending_email"] is None
     cleared = await client.put("/notifications/preferences", json={"email": None}, headers=me.auth)
     assert cleared.json()["email"] is None and cleared.json()["channels"]["follow"] == "email"
 
@@ -235,12 +242,7 @@ async def test_deleted_user_loses_their_inbox_and_cannot_be_messaged(
     conversation = (
         await client.post("/conversations/direct", json={"user_id": str(me.id)}, headers=other.auth)
     ).json()["id"]
-    prefs = await client.put(
-        "/notifications/preferences",
-        json={"email": "me@mail.example.com", "channels": {"reaction": "email"}},
-        headers=me.auth,
-    )
-    assert prefs.status_code == 200, prefs.text
+    await confirmed_email(client, app, me, "me@mail.example.com", {"reaction": "email"})
     async with app.state.db.session() as session:
         await session.execute(
             text(
@@ -284,3 +286,44 @@ async def test_deleted_user_loses_their_inbox_and_cannot_be_messaged(
         "/conversations/direct", json={"user_id": str(me.id)}, headers=other.auth
     )
     assert resp.status_code == 404
+
+
+async def test_a_digest_address_is_used_only_once_confirmed_with_the_mailed_code(
+    client: httpx.AsyncClient, app: FastAPI, settings
+) -> None:
+    me = await person(app)
+    confirm = "/notifications/preferences/email/confirm"
+    nothing = await client.post(confirm, json={"code": "123456"}, headers=me.auth)
+    assert nothing.status_code == 409
+    asked = await client.put(
+        "/notifications/preferences", json={"email": "new@mail.example.com"}, headers=me.auth
+    )
+    assert asked.json()["email"] is None
+    assert asked.json()["pending_email"] == "new@mail.example.com"
+    async with app.state.db.session() as session:
+        to = await session.scalar(
+            text("SELECT email FROM digests WHERE user_id = :u AND subject = :s"),
+            {"u": me.id, "s": CONFIRM_SUBJECT},
+        )
+    assert to == "new@mail.example.com"  # the code goes to the address itself
+    code = await mailed_code(app, me.id)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    bad = await client.post(confirm, json={"code": wrong}, headers=me.auth)
+    assert bad.status_code == 422 and bad.json()["attempts_left"] == 4
+    assert (await client.post(confirm, json={"code": "12"}, headers=me.auth)).status_code == 422
+    good = await client.post(confirm, json={"code": code}, headers=me.auth)
+    assert good.status_code == 200 and good.json()["email"] == "new@mail.example.com"
+    assert good.json()["pending_email"] is None
+    # A second address: wrong codes until the limit drop it; the confirmed one stays.
+    await client.put(
+        "/notifications/preferences", json={"email": "other@mail.example.com"}, headers=me.auth
+    )
+    code = await mailed_code(app, me.id)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(settings.email_code_max_attempts):
+        resp = await client.post(confirm, json={"code": wrong}, headers=me.auth)
+        assert resp.status_code == 422
+    prefs = (await client.get("/notifications/preferences", headers=me.auth)).json()
+    assert prefs["email"] == "new@mail.example.com" and prefs["pending_email"] is None
+    late = await client.post(confirm, json={"code": code}, headers=me.auth)
+    assert late.status_code == 409  # nothing pending any more

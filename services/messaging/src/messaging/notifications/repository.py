@@ -87,16 +87,22 @@ async def get_settings(session: AsyncSession, user_id: uuid.UUID) -> Notificatio
     return await session.get(NotificationSettings, user_id)
 
 
-async def put_email(
-    session: AsyncSession, user_id: uuid.UUID, email: str | None, now: datetime
-) -> None:
-    stmt = insert(NotificationSettings).values(user_id=user_id, email=email, updated_at=now)
+async def settings_for_update(
+    session: AsyncSession, user_id: uuid.UUID, now: datetime
+) -> NotificationSettings:
+    """The user's settings row, created if missing, locked for the transaction."""
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[NotificationSettings.user_id],
-            set_={"email": stmt.excluded.email, "updated_at": stmt.excluded.updated_at},
-        )
+        insert(NotificationSettings)
+        .values(user_id=user_id, updated_at=now)
+        .on_conflict_do_nothing()
     )
+    row = await session.scalar(
+        select(NotificationSettings)
+        .where(NotificationSettings.user_id == user_id)
+        .with_for_update()
+    )
+    assert row is not None
+    return row
 
 
 async def page(

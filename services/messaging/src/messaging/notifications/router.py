@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from kit.auth import CurrentUser
 from kit.db import Session
-from kit.errors import problem_responses
+from kit.errors import ProblemError, problem_response, problem_responses
 from kit.pagination import Pagination
 
 from messaging.clock import utcnow
 from messaging.notifications import service
 from messaging.notifications.schemas import (
+    ConfirmEmailIn,
     MarkedRead,
     NotificationOut,
     NotificationPage,
@@ -21,6 +22,7 @@ from messaging.notifications.schemas import (
     PreferencesOut,
     UnreadCount,
 )
+from messaging.runtime import Rt
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -72,7 +74,35 @@ async def get_preferences(principal: CurrentUser, session: Session) -> Preferenc
 
 @router.put("/preferences", response_model=PreferencesOut, responses=problem_responses(401, 422))
 async def put_preferences(
-    body: PreferencesIn, principal: CurrentUser, session: Session
+    body: PreferencesIn, principal: CurrentUser, session: Session, runtime: Rt
 ) -> PreferencesOut:
-    """Change channels per type (``in_app``, ``email``, ``off``) and the digest address."""
-    return await service.update_preferences(session, principal.user_id, body, utcnow())
+    """Change channels per type (``in_app``, ``email``, ``off``) and the digest address.
+
+    A new address waits in ``pending_email`` until confirmed with the code mailed to it.
+    """
+    return await service.update_preferences(
+        session, runtime.settings, principal.user_id, body, utcnow()
+    )
+
+
+@router.post(
+    "/preferences/email/confirm",
+    response_model=PreferencesOut,
+    responses=problem_responses(401, 409, 422),
+)
+async def confirm_email(
+    body: ConfirmEmailIn, principal: CurrentUser, session: Session, runtime: Rt, request: Request
+) -> PreferencesOut | Response:
+    """Confirm the pending digest address with the code mailed to it."""
+    result = await service.confirm_email(
+        session, runtime.settings, principal.user_id, body.code, utcnow()
+    )
+    if isinstance(result, ProblemError):
+        return problem_response(
+            result.status,
+            title=result.title,
+            detail=result.detail,
+            instance=request.url.path,
+            **result.extra,
+        )
+    return result

@@ -37,8 +37,16 @@ class MarkedRead(BaseModel):
 class PreferencesOut(BaseModel):
     #: Every notification type with its channel: ``in_app``, ``email`` or ``off``.
     channels: dict[str, str]
-    #: Where email digests go (None: no digests).
+    #: Where email digests go (None: no digests). Only a confirmed address is used.
     email: str | None
+    #: An address waiting for its confirmation code (mailed to it), if any.
+    pending_email: str | None = None
+
+
+class ConfirmEmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9]{6}$", description="the 6-digit code mailed to the address")
 
 
 class PreferencesIn(BaseModel):
@@ -48,5 +56,8 @@ class PreferencesIn(BaseModel):
         default=None, description="type -> in_app | email | off; types left out are unchanged"
     )
     email: str | None = Field(
-        default=None, max_length=320, description="digest address; null removes it"
+        default=None,
+        max_length=320,
+        description="digest address: a code is mailed to it, and it is used once confirmed "
+        "(POST /notifications/preferences/email/confirm); null removes it",
     )

@@ -7,18 +7,21 @@ the outbox with the change. Nothing here commits.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from kit.errors import BadRequest, NotFound, UnprocessableEntity
+from kit.errors import BadRequest, Conflict, NotFound, ProblemError, UnprocessableEntity
 from kit.ids import uuid7
 from kit.pagination import decode_cursor, encode_cursor
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.graph import repository as graph
-from messaging.models import Notification
+from messaging.models import Digest, Notification, NotificationSettings
 from messaging.notifications import events, repository
 from messaging.notifications.batching import (
     BatchCandidate,
@@ -34,6 +37,9 @@ from messaging.notifications.schemas import (
     PreferencesOut,
 )
 from messaging.settings import MessagingSettings
+
+#: The subject of the mail carrying a new digest address's confirmation code.
+CONFIRM_SUBJECT = "تأكيد عنوان البريد لرسائل الملخص"
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,9 @@ async def get_preferences(session: AsyncSession, user_id: uuid.UUID) -> Preferen
     prefs = await repository.preferences(session, user_id)
     settings = await repository.get_settings(session, user_id)
     return PreferencesOut(
-        channels=effective_preferences(prefs), email=settings.email if settings else None
+        channels=effective_preferences(prefs),
+        email=settings.email if settings else None,
+        pending_email=settings.pending_email if settings else None,
     )
 
 
@@ -227,12 +235,31 @@ def _normalise_email(address: str) -> str:
         raise UnprocessableEntity(f"email: {exc}", title="Invalid email address") from None
 
 
+def _code_hash(user_id: uuid.UUID, code: str) -> str:
+    return hashlib.sha256(f"{user_id}:{code}".encode()).hexdigest()
+
+
+def _clear_pending(row: NotificationSettings) -> None:
+    row.pending_email = row.email_code_hash = row.email_code_expires_at = None
+    row.email_code_attempts = 0
+
+
 async def update_preferences(
-    session: AsyncSession, user_id: uuid.UUID, body: PreferencesIn, now: datetime
+    session: AsyncSession,
+    settings: MessagingSettings,
+    user_id: uuid.UUID,
+    body: PreferencesIn,
+    now: datetime,
 ) -> PreferencesOut:
     """Apply the given channel choices and digest address (fields left out stay as they
     are; ``email: null`` removes the address). 422 for an unknown type or channel, for
-    turning off a mandatory type, or for a malformed address; nothing is changed then."""
+    turning off a mandatory type, or for a malformed address; nothing is changed then.
+
+    A new address is not used at once: it becomes ``pending_email`` and a 6-digit code
+    is mailed to it (through the digest queue, with its retries); :func:`confirm_email`
+    with that code makes it the digest address. Nobody can have digests sent to an
+    address they cannot read.
+    """
     problems = [p for t, c in (body.channels or {}).items() if (p := check_choice(t, c))]
     if problems:
         raise UnprocessableEntity("; ".join(problems), title="Invalid notification preferences")
@@ -241,5 +268,80 @@ async def update_preferences(
     for type_, channel in (body.channels or {}).items():
         await repository.put_preference(session, user_id, type_, channel)
     if email_given:
-        await repository.put_email(session, user_id, email, now)
+        row = await repository.settings_for_update(session, user_id, now)
+        row.updated_at = now
+        if email is None:
+            row.email = None
+            _clear_pending(row)
+        elif email == row.email:
+            _clear_pending(row)
+        else:
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            row.pending_email = email
+            row.email_code_hash = _code_hash(user_id, code)
+            row.email_code_expires_at = now + timedelta(seconds=settings.email_code_ttl_s)
+            row.email_code_attempts = 0
+            minutes = settings.email_code_ttl_s // 60
+            session.add(
+                Digest(
+                    id=uuid7(),
+                    user_id=user_id,
+                    email=email,
+                    notification_ids=[],
+                    subject=CONFIRM_SUBJECT,
+                    body="\n".join(
+                        [
+                            "مرحبًا،",
+                            "",
+                            f"رمز تأكيد هذا العنوان لرسائل الملخص: {code}",
+                            f"الرمز صالح لمدة {minutes} دقيقة. إن لم تطلبه فتجاهل هذه الرسالة.",
+                            "",
+                            "— المنصة",
+                        ]
+                    ),
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+    return await get_preferences(session, user_id)
+
+
+async def confirm_email(
+    session: AsyncSession,
+    settings: MessagingSettings,
+    user_id: uuid.UUID,
+    code: str,
+    now: datetime,
+) -> PreferencesOut | ProblemError:
+    """Make the pending address the digest address if ``code`` is the one mailed to it.
+
+    A wrong or late code is *returned* as a problem (422; 409 when nothing is pending),
+    not raised, so that the failed attempt is committed: after
+    ``email_code_max_attempts`` wrong codes, or once the code expired, the pending
+    address is dropped and must be set again for a new code.
+    """
+    row = await repository.settings_for_update(session, user_id, now)
+    if row.pending_email is None or row.email_code_hash is None:
+        return Conflict("No address is waiting for confirmation.", title="Nothing to confirm")
+    expires = row.email_code_expires_at
+    if expires is None or expires <= now:
+        _clear_pending(row)
+        return UnprocessableEntity(
+            "The code expired; set the address again to get a new one.", title="Code expired"
+        )
+    if not hmac.compare_digest(_code_hash(user_id, code), row.email_code_hash):
+        row.email_code_attempts += 1
+        left = settings.email_code_max_attempts - row.email_code_attempts
+        if left <= 0:
+            _clear_pending(row)
+            return UnprocessableEntity(
+                "Too many wrong codes; set the address again to get a new one.",
+                title="Wrong code",
+            )
+        return UnprocessableEntity("That is not the code.", title="Wrong code", attempts_left=left)
+    row.email = row.pending_email
+    row.updated_at = now
+    _clear_pending(row)
     return await get_preferences(session, user_id)
