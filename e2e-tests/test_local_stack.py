@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from kit.testing import unique_topic
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,7 @@ async def test_service_role_cannot_log_in_with_a_wrong_password() -> None:
 
 
 async def test_kafka_round_trips_a_keyed_message_with_headers() -> None:
-    topic = f"test.stack.{uuid.uuid4().hex[:8]}"
+    topic = unique_topic("test.stack")  # deleted at the end of the session
     producer = AIOKafkaProducer(
         bootstrap_servers="127.0.0.1:9092", acks="all", enable_idempotence=True
     )

@@ -44,12 +44,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     func,
     insert,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -236,6 +234,19 @@ class OutboxRow:
         )
 
 
+_SELECT_PENDING = (
+    "SELECT id, seq, topic, key, type, source, subject, dataschema, data, traceparent,"
+    " created_at, attempts FROM outbox WHERE status = 'pending'"
+    " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"
+)
+_MARK_PUBLISHED = (
+    "UPDATE outbox SET status = 'published', published_at = now(), last_error = NULL"
+    " WHERE id = ANY($1::uuid[])"
+)
+_MARK_FAILED_ATTEMPT = (
+    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, status = $3 WHERE id = $1"
+)
+
 AfterSend = Callable[[Sequence[OutboxRow]], Awaitable[None]]
 ProducerFactory = Callable[[], AIOKafkaProducer]
 
@@ -277,6 +288,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self._conn: asyncpg.Connection | None = None
         self._tracer = get_tracer("kit.outbox")
         self.published_count = 0
         self._backlog_at = float("-inf")
@@ -373,6 +385,28 @@ class OutboxRelay:
     def _on_notify(self, *_args: Any) -> None:
         self._wake.set()
 
+    async def _work_connection(self) -> asyncpg.Connection:
+        """The relay's own connection for its batches: plain asyncpg statements (the
+        relay's per-event cost is mostly statement overhead), ``search_path`` pinned to
+        the service schema like :class:`~kit.db.Database`'s connections."""
+        if self._conn is None or self._conn.is_closed():
+            conn = await asyncpg.connect(
+                self.settings.asyncpg_dsn,
+                timeout=5,
+                server_settings={
+                    "search_path": self.schema,
+                    "application_name": f"{self.settings.service_name}-relay",
+                },
+            )
+            await conn.set_type_codec(
+                "jsonb",
+                encoder=lambda value: orjson.dumps(value).decode(),
+                decoder=orjson.loads,
+                schema="pg_catalog",
+            )
+            self._conn = conn
+        return self._conn
+
     async def _get_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = self._producer_factory()
@@ -391,6 +425,10 @@ class OutboxRelay:
 
     async def _close(self) -> None:
         await self._reset_producer()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=5)
         if self._listener is not None:
             with contextlib.suppress(Exception):  # it may already be gone
                 await self._listener.close(timeout=2)
@@ -421,42 +459,32 @@ class OutboxRelay:
         database fails; rows not marked stay pending (with ``attempts``/``last_error``
         updated when possible).
         """
-        async with self.db.session() as session:
-            result = await session.execute(
-                select(OUTBOX)
-                .where(OUTBOX.c.status == PENDING)
-                .order_by(OUTBOX.c.seq)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            rows = [
-                OutboxRow(**{k: m[k] for k in OutboxRow.__dataclass_fields__})
-                for m in result.mappings()
-            ]
-            if not rows:
-                return 0, False
-            producer = await self._get_producer()
-            sent, error = await self._send(producer, rows)
-            if sent and self.after_send is not None:
-                await self.after_send(sent)
-            if sent:
-                await session.execute(
-                    update(OUTBOX)
-                    .where(OUTBOX.c.id.in_([r.id for r in sent]))
-                    .values(status=PUBLISHED, published_at=func.now(), last_error=None)
-                )
-            if error is not None:
-                failed_row, exc = error
-                permanent = isinstance(exc, PERMANENT_ERRORS)
-                await session.execute(
-                    update(OUTBOX)
-                    .where(and_(OUTBOX.c.id == failed_row.id))
-                    .values(
-                        attempts=OUTBOX.c.attempts + 1,
-                        last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                        status=FAILED if permanent else PENDING,
+        conn = await self._work_connection()
+        try:
+            async with conn.transaction():
+                records = await conn.fetch(_SELECT_PENDING, self.batch_size)
+                rows = [OutboxRow(**dict(r)) for r in records]
+                if not rows:
+                    return 0, False
+                producer = await self._get_producer()
+                sent, error = await self._send(producer, rows)
+                if sent and self.after_send is not None:
+                    await self.after_send(sent)
+                if sent:
+                    await conn.execute(_MARK_PUBLISHED, [r.id for r in sent])
+                if error is not None:
+                    failed_row, exc = error
+                    permanent = isinstance(exc, PERMANENT_ERRORS)
+                    await conn.execute(
+                        _MARK_FAILED_ATTEMPT,
+                        failed_row.id,
+                        f"{type(exc).__name__}: {exc}"[:2000],
+                        FAILED if permanent else PENDING,
                     )
-                )
+        except BaseException:
+            if conn.is_closed():
+                self._conn = None
+            raise
         self.published_count += len(sent)
         for row in sent:
             OUTBOX_PUBLISHED.labels(self.settings.service_name, row.topic).inc()
