@@ -11,6 +11,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -73,6 +75,38 @@ def decode_cursor(cursor: str, *, secret: str | bytes | None = None) -> dict[str
     if not isinstance(payload, dict):
         raise invalid
     return payload
+
+
+#: A keyset position: just after the item with this (timestamp, id).
+Position = tuple[datetime, uuid.UUID]
+
+
+def encode_position(moment: datetime, item_id: uuid.UUID, *, kind: str = "") -> str:
+    """A cursor pointing just after (``moment``, ``item_id``) in a list sorted by both;
+    ``kind`` names the list, so a cursor of one list is refused by another."""
+    payload: dict[str, Any] = {"t": moment.isoformat(), "i": str(item_id)}
+    if kind:
+        payload["k"] = kind
+    return encode_cursor(payload)
+
+
+def decode_position(cursor: str | None, *, kind: str = "") -> Position | None:
+    """The position a cursor made by :func:`encode_position` points after; None for no
+    cursor; :class:`BadRequest` when it was altered, is malformed or is another list's."""
+    if cursor is None:
+        return None
+    invalid = BadRequest("The cursor is invalid or was altered.", title="Invalid cursor")
+    payload = decode_cursor(cursor)
+    if payload.get("k", "") != kind:
+        raise invalid
+    try:
+        moment = datetime.fromisoformat(str(payload["t"]))
+        item_id = uuid.UUID(str(payload["i"]))
+    except (KeyError, ValueError):
+        raise invalid from None
+    if moment.tzinfo is None:
+        raise invalid
+    return moment, item_id
 
 
 class Page(BaseModel, Generic[T]):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from kit import pagination as kit_pagination
 from kit.errors import BadRequest
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import Position, decode_cursor, encode_cursor
 
-Position = tuple[datetime, uuid.UUID]
+__all__ = ["Position", "decode_offset", "decode_position", "encode_offset", "encode_position"]
 
 
 def _invalid() -> BadRequest:
@@ -22,24 +23,12 @@ def _invalid() -> BadRequest:
 
 def encode_position(kind: str, created_at: datetime, item_id: uuid.UUID) -> str:
     """A cursor for list ``kind`` pointing just after (``created_at``, ``item_id``)."""
-    return encode_cursor({"k": kind, "t": created_at.isoformat(), "i": str(item_id)})
+    return kit_pagination.encode_position(created_at, item_id, kind=kind)
 
 
 def decode_position(kind: str, cursor: str | None) -> Position | None:
     """The position a ``kind`` cursor points after; None for no cursor; 400 if invalid."""
-    if cursor is None:
-        return None
-    payload = decode_cursor(cursor)
-    if payload.get("k") != kind:
-        raise _invalid()
-    try:
-        moment = datetime.fromisoformat(str(payload["t"]))
-        item_id = uuid.UUID(str(payload["i"]))
-    except (KeyError, ValueError):
-        raise _invalid() from None
-    if moment.tzinfo is None:
-        raise _invalid()
-    return moment, item_id
+    return kit_pagination.decode_position(cursor, kind=kind)
 
 
 def encode_offset(kind: str, offset: int, snapshot: float) -> str:

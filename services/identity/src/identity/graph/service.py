@@ -12,11 +12,11 @@ import uuid
 from datetime import UTC, datetime
 
 from kit.errors import Forbidden, NotFound, UnprocessableEntity
+from kit.pagination import decode_position, encode_position
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.accounts import repository as users
 from identity.graph import events, repository
-from identity.graph.cursors import decode_position, encode_position
 from identity.graph.schemas import GraphPage, GraphUser
 
 
@@ -109,7 +109,7 @@ async def list_edges(
     400 for a tampered cursor."""
     if await users.get_live(session, user_id) is None:
         raise NotFound("No such user.")
-    after = decode_position(cursor) if cursor else None
+    after = decode_position(cursor)
     rows = await repository.list_edges(
         session, user_id=user_id, direction=direction, after=after, limit=limit + 1
     )

@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from kit.errors import BadRequest, Forbidden, NotFound, UnprocessableEntity
+from kit.errors import Forbidden, NotFound, UnprocessableEntity
 from kit.ids import uuid7
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_position, encode_position
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.conversations import events, repository
@@ -166,22 +166,14 @@ async def get(
 async def list_page(
     session: AsyncSession, user_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> ConversationPage:
-    after = None
-    if cursor:
-        payload = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(str(payload["t"])), uuid.UUID(str(payload["i"])))
-        except (KeyError, ValueError):
-            raise BadRequest(
-                "The cursor is invalid or was altered.", title="Invalid cursor"
-            ) from None
+    after = decode_position(cursor)
     rows = await repository.list_for_user(session, user_id, after=after, limit=limit + 1)
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit and items:
         last = items[-1][0]
         activity = last.last_message_at or last.created_at
-        next_cursor = encode_cursor({"t": activity.isoformat(), "i": str(last.id)})
+        next_cursor = encode_position(activity, last.id)
     return ConversationPage(
         items=[
             ConversationSummary(

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from kit.errors import BadRequest, Conflict, NotFound, ProblemError, UnprocessableEntity
+from kit.errors import Conflict, NotFound, ProblemError, UnprocessableEntity
 from kit.ids import uuid7
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_position, encode_position
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messaging.graph import repository as graph
@@ -155,15 +155,7 @@ async def list_page(
     unread_only: bool,
 ) -> NotificationPage:
     """The user's notifications, most recently updated first; 400 for a tampered cursor."""
-    after = None
-    if cursor:
-        payload = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(str(payload["t"])), uuid.UUID(str(payload["i"])))
-        except (KeyError, ValueError):
-            raise BadRequest(
-                "The cursor is invalid or was altered.", title="Invalid cursor"
-            ) from None
+    after = decode_position(cursor)
     rows = await repository.page(
         session, user_id, after=after, limit=limit + 1, unread_only=unread_only
     )
@@ -171,7 +163,7 @@ async def list_page(
     next_cursor = None
     if len(rows) > limit and items:
         last = items[-1]
-        next_cursor = encode_cursor({"t": last.updated_at.isoformat(), "i": str(last.id)})
+        next_cursor = encode_position(last.updated_at, last.id)
     return NotificationPage(items=[to_out(n) for n in items], next_cursor=next_cursor)
 
 
