@@ -164,10 +164,17 @@ async def leave(
         return
     if role == "owner":
         raise Conflict("The owner cannot leave the community.", title="Owner cannot leave")
-    await repository.remove_member(session, community_id, user_id)
+    await _drop_member(session, community, user_id, role, now)
+
+
+async def _drop_member(
+    session: AsyncSession, community: Community, user_id: uuid.UUID, role: str, now: datetime
+) -> None:
+    """Remove the membership and record ``content.community.member_left``."""
+    await repository.remove_member(session, community.id, user_id)
     await events.membership_changed(
         session,
-        community_id=community_id,
+        community_id=community.id,
         user_id=user_id,
         role=role,
         visibility=community.visibility,
@@ -234,16 +241,7 @@ async def remove_member(
         return
     if current == "owner" or (current == "moderator" and actor_role != "owner"):
         raise Forbidden("You cannot remove this member.")
-    await repository.remove_member(session, community_id, user_id)
-    await events.membership_changed(
-        session,
-        community_id=community_id,
-        user_id=user_id,
-        role=current,
-        visibility=community.visibility,
-        at=now,
-        joined=False,
-    )
+    await _drop_member(session, community, user_id, current, now)
 
 
 async def list_communities(
